@@ -1,0 +1,24 @@
+// Each verb group registers its subcommands on the CLI11 app; the verb's
+// action returns a Status (or an exit code for `lab run`) that main() turns
+// into "kx: error: <message>" and a non-zero exit.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "util/result.h"
+
+namespace kx::cli {
+
+struct Globals {
+  std::string profile;  // --profile, defaults to default_profile_name()
+};
+
+// Set by the chosen subcommand; main() runs it after parsing.
+using Action = std::function<Result<int>()>;
+
+void add_kernel_commands(CLI::App &app, Globals &g, Action &action);
+void add_lab_commands(CLI::App &app, Globals &g, Action &action);
+void add_doctor_command(CLI::App &app, Globals &g, Action &action);
+
+}  // namespace kx::cli

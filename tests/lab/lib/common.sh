@@ -1,0 +1,13 @@
+# Shared by the lab test cases: each case is `bash CASE.sh PATH/TO/kx`.
+set -euo pipefail
+KX=${1:?usage: $0 path/to/kx}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$(mktemp -d /tmp/kx-labtest.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
+no_lab_leftovers() {
+  if pgrep -f "kxrun=$WORK|qemu-system-x86_64.*kxroot" >/dev/null; then fail "a lab QEMU is still running"; fi
+  if pgrep -f "virtiofsd.*kernelx/lab/runs" >/dev/null; then fail "a lab virtiofsd is still running"; fi
+}

@@ -1,0 +1,57 @@
+// kx's error paths: one clear line on stderr and a non-zero exit.
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace kx {
+namespace {
+
+RunResult kx(const std::vector<std::string> &args, const std::map<std::string, std::string> &env = {}) {
+  std::vector<std::string> argv = {KX_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunOptions o;
+  o.env = env;
+  return run(argv, o).value();
+}
+
+// Exactly one "kx: error:" line, containing `what`.
+void expect_error(const RunResult &r, int code, const std::string &what) {
+  EXPECT_EQ(r.exit_code, code) << r.output;
+  EXPECT_EQ(r.output.rfind("kx: error: ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find(what), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnknownVerbIsAUsageError) { expect_error(kx({"frobnicate"}), 2, "frobnicate"); }
+
+TEST(Cli, NoVerbIsAUsageError) { expect_error(kx({}), 2, "subcommand"); }
+
+TEST(Cli, UnknownProfileIsRefused) {
+  expect_error(kx({"--profile", "debian-9-bogus", "kernel", "show"}), 1, "unknown kernel profile 'debian-9-bogus'");
+  expect_error(kx({"kernel", "prepare"}, {{"KX_PROFILE", "tree:/nonexistent/linux"}}), 1, "has no vmlinux");
+}
+
+TEST(Cli, LabRunNeedsACommand) { expect_error(kx({"lab", "run"}), 2, "command"); }
+
+TEST(Cli, LabRunRejectsNonsenseLimits) {
+  test::TempDir home;
+  expect_error(kx({"lab", "run", "--smp", "0", "--", "true"}, {{"KX_HOME", home.path.string()}}), 1,
+               "--smp and --timeout must be positive");
+  expect_error(kx({"lab", "run", "--timeout", "abc", "--", "true"}), 2, "--timeout");
+}
+
+TEST(Cli, UnpreparedKernelIsReportedByShow) {
+  test::TempDir home;
+  auto r = kx({"kernel", "show"}, {{"KX_HOME", home.path.string()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"prepared\": false"), std::string::npos) << r.output;
+}
+
+TEST(Cli, DoctorReportsWhereTheRuntimeRuns) {
+  auto r = kx({"doctor", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"kprobes\""), std::string::npos);
+  EXPECT_NE(r.output.find("\"runtime\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kx

@@ -1,0 +1,40 @@
+// Helpers shared by the unit tests.
+#pragma once
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "util/files.h"
+#include "util/process.h"
+
+namespace kx::test {
+
+// A temporary directory removed at the end of the test.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() { path = make_temp_dir(std::filesystem::temp_directory_path(), "kx-test-").value(); }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::filesystem::path operator/(const std::string &p) const { return path / p; }
+};
+
+// Sets an environment variable for the scope of a test.
+struct ScopedEnv {
+  std::string name;
+  std::string old;
+  bool had;
+  ScopedEnv(std::string n, const std::string &value) : name(std::move(n)) {
+    const char *o = getenv(name.c_str());
+    had = o != nullptr;
+    if (had) old = o;
+    setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (had) setenv(name.c_str(), old.c_str(), 1);
+    else unsetenv(name.c_str());
+  }
+};
+
+}  // namespace kx::test

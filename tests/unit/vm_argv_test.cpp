@@ -1,0 +1,48 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "lab/vm.h"
+#include "test_util.h"
+
+namespace kx {
+namespace {
+
+bool has_seq(const std::vector<std::string> &v, const std::string &a, const std::string &b) {
+  for (size_t i = 0; i + 1 < v.size(); ++i)
+    if (v[i] == a && v[i + 1] == b) return true;
+  return false;
+}
+
+TEST(LabArgv, SharesMemoryOfTheRequestedSizeAndBootsTheProfileKernel) {
+  KernelProfile p = resolve_profile("debian-6.1.0-56-cloud-amd64").value();
+  LabOptions o;
+  o.mem = "3G";
+  o.smp = 4;
+  o.kernel_args = {"retbleed=off"};
+  auto argv = qemu_argv(p, o, "/c/initramfs.cpio", "/r/run-1", false);
+  EXPECT_TRUE(has_seq(argv, "-accel", "tcg"));
+  EXPECT_TRUE(has_seq(argv, "-cpu", "max"));  // optprobes need it (design.md §2)
+  EXPECT_TRUE(has_seq(argv, "-smp", "4"));
+  EXPECT_TRUE(has_seq(argv, "-m", "3G"));
+  EXPECT_TRUE(has_seq(argv, "-object", "memory-backend-memfd,id=mem,size=3G,share=on"));
+  EXPECT_TRUE(has_seq(argv, "-kernel", "/boot/vmlinuz-6.1.0-56-cloud-amd64"));
+  auto app = std::find(argv.begin(), argv.end(), "-append");
+  ASSERT_NE(app, argv.end());
+  EXPECT_NE(app[1].find("kxrun=/r/run-1"), std::string::npos);
+  EXPECT_NE(app[1].find(" retbleed=off"), std::string::npos);
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "vhost-user-fs-pci,chardev=kxresults,tag=kxresults"), 0);
+  auto with = qemu_argv(p, o, "/c/i", "/r/run-1", true);
+  EXPECT_EQ(std::count(with.begin(), with.end(), "vhost-user-fs-pci,chardev=kxresults,tag=kxresults"), 1);
+}
+
+TEST(LabArgv, ShellQuoteRoundTrips) {
+  for (std::string s : {"plain", "with space", "it's", "$(rm -rf /)", "a\"b`c`\\d", ""}) {
+    auto r = run({"sh", "-c", "printf %s " + shell_quote(s)});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->output, s);
+  }
+}
+
+}  // namespace
+}  // namespace kx
