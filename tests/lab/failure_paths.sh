@@ -3,7 +3,8 @@
 source "$(dirname "$0")/lib/common.sh"
 
 runs="${KX_HOME:-/var/cache/kernelx}/lab/runs"
-before=$(ls "$runs" 2>/dev/null | wc -l)
+count_runs() { if [[ -d $runs ]]; then find "$runs" -mindepth 1 -maxdepth 1 | wc -l; else echo 0; fi; }
+before=$(count_runs)
 set +e
 out=$("$KX" lab run -- kx-no-such-command --flag 2>&1); rc=$?
 set -e
@@ -19,5 +20,5 @@ expect_eq "$rc" 124 "exit status on timeout"
 grep -q "timed out after 4 s" <<<"$out" || fail "no timeout message: $out"
 [[ $elapsed -lt 30 ]] || fail "the timeout took ${elapsed}s to stop the guest"
 no_lab_leftovers
-expect_eq "$(ls "$runs" 2>/dev/null | wc -l)" "$before" "run directories left behind"
+expect_eq "$(count_runs)" "$before" "run directories left behind"
 echo "PASS failure_paths"

@@ -4,6 +4,8 @@ KX=${1:?usage: $0 path/to/kx}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$(mktemp -d /tmp/kx-labtest.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+# set -e alone would exit silently: say which command failed.
+trap '[[ $- == *e* ]] && echo "FAIL: ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
