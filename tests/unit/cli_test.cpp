@@ -30,6 +30,21 @@ TEST(Cli, UnknownProfileIsRefused) {
   expect_error(kx({"kernel", "prepare"}, {{"KX_PROFILE", "tree:/nonexistent/linux"}}), 1, "has no vmlinux");
 }
 
+TEST(Cli, MissingPackagesAreNamed) {
+  test::TempDir home;
+  auto r = kx({"--profile", "debian-6.1.0-999-cloud-amd64", "kernel", "prepare", "--no-install"},
+              {{"KX_HOME", home.path.string()}});
+  expect_error(r, 1, "missing packages: linux-image-6.1.0-999-cloud-amd64 linux-headers-6.1.0-999-cloud-amd64");
+  EXPECT_TRUE(std::filesystem::is_empty(home.path));  // nothing left behind
+}
+
+TEST(Cli, LabWithoutQemuSaysSo) {
+  test::TempDir home;
+  auto r = kx({"lab", "run", "--", "true"}, {{"KX_HOME", home.path.string()}, {"PATH", "/nonexistent"}});
+  expect_error(r, 1, "qemu-system-x86_64 not found");
+  EXPECT_TRUE(std::filesystem::is_empty(home.path));
+}
+
 TEST(Cli, LabRunNeedsACommand) { expect_error(kx({"lab", "run"}), 2, "command"); }
 
 TEST(Cli, LabRunRejectsNonsenseLimits) {
