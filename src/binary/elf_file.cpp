@@ -92,6 +92,14 @@ std::optional<size_t> ElfFile::section_index(const std::string &name) const {
   return std::nullopt;
 }
 
+uint64_t ElfFile::section_size(size_t index) const {
+  return index < impl_->shdrs.size() ? impl_->shdrs[index].sh_size : 0;
+}
+
+bool ElfFile::section_executable(size_t index) const {
+  return index < impl_->shdrs.size() && (impl_->shdrs[index].sh_flags & SHF_EXECINSTR);
+}
+
 Result<std::span<const uint8_t>> ElfFile::bytes(size_t section, uint64_t value, uint64_t size) const {
   if (section >= impl_->shdrs.size()) return make_error("bad section index");
   const GElf_Shdr &sh = impl_->shdrs[section];

@@ -43,6 +43,8 @@ class ElfFile {
 
   std::string section_name(size_t index) const;
   std::optional<size_t> section_index(const std::string &name) const;
+  uint64_t section_size(size_t index) const;
+  bool section_executable(size_t index) const;
   // Bytes of `size` at `value` of a symbol in `section` (handles both ET_REL
   // offsets and ET_EXEC addresses).
   Result<std::span<const uint8_t>> bytes(size_t section, uint64_t value, uint64_t size) const;

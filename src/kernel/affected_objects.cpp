@@ -1,0 +1,116 @@
+#include "kernel/affected_objects.h"
+
+#include <algorithm>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "util/files.h"
+
+namespace kx {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_ident(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// Offsets where `name` occurs as a whole identifier.
+std::vector<size_t> mentions(const std::string &text, const std::string &name) {
+  std::vector<size_t> out;
+  for (size_t p = text.find(name); p != std::string::npos; p = text.find(name, p + 1)) {
+    bool left = p == 0 || !is_ident(text[p - 1]);
+    bool right = p + name.size() >= text.size() || !is_ident(text[p + name.size()]);
+    if (left && right) out.push_back(p);
+  }
+  return out;
+}
+
+// The logical line around `pos` (joined over backslash continuations).
+std::string logical_line(const std::string &text, size_t pos) {
+  size_t start = text.rfind('\n', pos);
+  start = start == std::string::npos ? 0 : start + 1;
+  while (start >= 2 && text[start - 2] == '\\') {
+    size_t prev = text.rfind('\n', start - 2);
+    start = prev == std::string::npos ? 0 : prev + 1;
+  }
+  size_t end = pos;
+  while ((end = text.find('\n', end)) != std::string::npos && end > 0 && text[end - 1] == '\\') ++end;
+  return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+class SourceCache {
+ public:
+  explicit SourceCache(fs::path tree) : tree_(std::move(tree)) {}
+  const std::string &get(const std::string &rel) {
+    auto it = text_.find(rel);
+    if (it != text_.end()) return it->second;
+    auto r = read_file(tree_ / rel);
+    return text_.emplace(rel, r ? *r : std::string()).first->second;
+  }
+
+ private:
+  fs::path tree_;
+  std::map<std::string, std::string> text_;
+};
+
+}  // namespace
+
+AffectedObjects find_affected_objects(const fs::path &tree, const std::vector<CompileUnit> &cus,
+                                      const std::string &def_file, const std::string &macro) {
+  AffectedObjects out;
+  std::vector<const CompileUnit *> seeing;
+  std::set<std::string> visible;  // every file a unit that includes def_file sees
+  for (auto &cu : cus) {
+    if (std::find(cu.files.begin(), cu.files.end(), def_file) == cu.files.end()) continue;
+    seeing.push_back(&cu);
+    visible.insert(cu.files.begin(), cu.files.end());
+  }
+  if (macro.empty()) {
+    for (auto *cu : seeing) out.objects.push_back(cu->object);
+    std::sort(out.objects.begin(), out.objects.end());
+    return out;
+  }
+
+  // Follow macros defined in terms of the constant, to a fixpoint.
+  SourceCache src(tree);
+  static const std::regex define_re(R"(^\s*#\s*define\s+(\w+))");
+  std::set<std::string> names = {macro};
+  std::vector<std::string> frontier = {macro};
+  while (!frontier.empty()) {
+    std::string name = frontier.back();
+    frontier.pop_back();
+    for (auto &f : visible) {
+      const std::string &text = src.get(f);
+      for (size_t p : mentions(text, name)) {
+        std::smatch m;
+        std::string line = logical_line(text, p);
+        if (std::regex_search(line, m, define_re) && names.insert(m[1]).second) frontier.push_back(m[1]);
+      }
+    }
+  }
+  out.macros.assign(names.begin(), names.end());
+
+  // A unit is affected when one of its files uses one of the names other
+  // than in the names' own definitions.
+  std::set<std::string> using_files;
+  for (auto &f : visible) {
+    const std::string &text = src.get(f);
+    for (auto &name : names) {
+      for (size_t p : mentions(text, name)) {
+        std::smatch m;
+        std::string line = logical_line(text, p);
+        if (std::regex_search(line, m, define_re) && names.count(m[1])) continue;
+        using_files.insert(f);
+        break;
+      }
+      if (using_files.count(f)) break;
+    }
+  }
+  for (auto *cu : seeing)
+    if (std::any_of(cu->files.begin(), cu->files.end(), [&](auto &f) { return using_files.count(f); }))
+      out.objects.push_back(cu->object);
+  std::sort(out.objects.begin(), out.objects.end());
+  return out;
+}
+
+}  // namespace kx

@@ -1,0 +1,35 @@
+// Rebuilding objects of the cached kernel tree with a constant changed in
+// the source. The edit is journaled before it is made and undone (content
+// and timestamp) on every path: success, error, Ctrl-C, and — through the
+// journal — even a killed process, on the next run. Built objects are moved
+// out of the tree so make never mistakes them for the originals.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "kernel/tree_cache.h"
+
+namespace kx {
+
+struct SourceEdit {
+  std::string file;     // tree-relative
+  size_t offset = 0;    // byte range replaced
+  size_t length = 0;
+  std::string text;     // replacement
+};
+
+// Undoes an interrupted edit recorded in the journal, if any. Called by
+// build_variant; exposed for `kx kernel prepare` and tests.
+Status recover_tree(const PreparedKernel &k);
+
+// Builds `objects` (tree-relative .o paths) with `edits` applied and copies
+// each to `out_dir/<object>`. The tree is locked for the duration, so
+// concurrent kx builds take turns.
+Status build_variant(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
+                     const std::vector<std::string> &objects, const std::filesystem::path &out_dir);
+
+// The unmodified objects, built once per prepared tree and cached.
+Result<std::filesystem::path> original_objects(const PreparedKernel &k, const std::vector<std::string> &objects);
+
+}  // namespace kx
