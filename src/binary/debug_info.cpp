@@ -64,8 +64,17 @@ Result<SourceLocation> DebugInfo::locate(uint64_t address) {
   size_t nfiles = 0;
   dwarf_getsrcfiles(&cu, &files, &nfiles);
 
+  // As eu-addr2line does: the innermost scope at the address, then every
+  // scope containing that DIE (dwarf_getscopes alone stops early).
   Dwarf_Die *scopes = nullptr;
   int n = dwarf_getscopes(&cu, address, &scopes);
+  if (n > 0) {
+    Dwarf_Die inner;
+    dwarf_offdie(impl_->dw, dwarf_dieoffset(&scopes[0]), &inner);
+    free(scopes);
+    scopes = nullptr;
+    n = dwarf_getscopes_die(&inner, &scopes);
+  }
   // Each inlined scope runs at the position its caller's call site names.
   std::string file = loc.file;
   int line = loc.line;

@@ -20,5 +20,6 @@ using Action = std::function<Result<int>()>;
 void add_kernel_commands(CLI::App &app, Globals &g, Action &action);
 void add_lab_commands(CLI::App &app, Globals &g, Action &action);
 void add_doctor_command(CLI::App &app, Globals &g, Action &action);
+void add_build_command(CLI::App &app, Globals &g, Action &action);
 
 }  // namespace kx::cli

@@ -60,34 +60,39 @@ Relation fit_relation(const std::vector<std::pair<int64_t, int64_t>> &samples) {
 }
 
 std::vector<int64_t> choose_test_values(std::optional<int64_t> ov) {
-  if (!ov) return {256, 1024, 64};
+  std::vector<int64_t> out;
+  auto add = [&](int64_t t) {
+    if (t >= 2 && (!ov || t != *ov) && std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  };
+  if (!ov) {
+    for (int64_t t : {256, 1024, 64, 4096, 16}) add(t);
+    return out;
+  }
   int64_t v = *ov;
   uint64_t u = static_cast<uint64_t>(v);
-  if (v >= 1 && std::has_single_bit(u)) {
-    // 32 → 64, 128, 16; the smallest powers go up only.
-    if (v >= 4) return {2 * v, 4 * v, v / 2};
-    return {v * 4, v * 8, v * 16};
+  if (v >= 1 && std::has_single_bit(u)) {  // 32 -> 64, 16, 128, 8, 256, 4
+    for (int64_t t : {2 * v, v / 2, 4 * v, v / 4, 8 * v, v / 8, 16 * v}) add(t);
+    return out;
   }
   if (v >= 3 && std::has_single_bit(u + 1)) {  // 2^k - 1 masks
-    if (v >= 7) return {2 * v + 1, 4 * v + 3, v / 2};
-    return {4 * v + 3, 8 * v + 7, 16 * v + 15};
+    for (int64_t t : {2 * v + 1, v / 2, 4 * v + 3, v / 4, 8 * v + 7, 16 * v + 15}) add(t);
+    return out;
   }
-  // Unremarkable odd values near 3.7V, 5.3V and 6.1V (10 → 37, 53, 61):
-  // clear of the small numbers compilers strength-reduce (2, 3, 5, 9, 10…).
+  // Unremarkable odd values near 3.7V, 5.3V and 6.1V (10 -> 37, 53, 61),
+  // clear of the numbers compilers strength-reduce (powers of two and their
+  // neighbours, multiples of 3 and 5); then smaller ones near 0.37V…
   auto pick = [&](int64_t target) {
-    if (target < 37) target = 37 + (target % 17) * 2;
-    if (target % 2 == 0) ++target;
+    if (target < 23) target = 23 + target;
+    target |= 1;
     while (std::has_single_bit(static_cast<uint64_t>(target + 1)) ||
-           std::has_single_bit(static_cast<uint64_t>(target - 1)) || target % 3 == 0 || target % 5 == 0)
+           std::has_single_bit(static_cast<uint64_t>(target - 1)) || target % 3 == 0 || target % 5 == 0 ||
+           std::find(out.begin(), out.end(), target) != out.end() || target == v)
       target += 2;
     return target;
   };
-  std::vector<int64_t> out;
-  for (int64_t num : {37, 53, 61}) {
-    int64_t t = pick(v * num / 10);
-    while (t == v || std::find(out.begin(), out.end(), t) != out.end()) t = pick(t + 2);
-    out.push_back(t);
-  }
+  for (int64_t per_mille : {3700, 5300, 6100}) add(pick(v * per_mille / 1000));
+  if (v >= 60)
+    for (int64_t per_mille : {370, 530, 610, 770}) add(pick(v * per_mille / 1000));
   return out;
 }
 

@@ -27,8 +27,11 @@ Relation fit_relation(const std::vector<std::pair<int64_t, int64_t>> &samples);
 
 // Test values of the same kind as `v` (powers of two for powers of two,
 // masks for masks, otherwise unremarkable odd numbers of similar size), so
-// the compiler treats them like the original. Three: two to fit, one to
-// confirm. `v` empty (whole-definition specs): powers of two.
+// the compiler treats them like the original, in order of preference: the
+// first three are built (two to fit, one to confirm); the rest stand by for
+// values that do not compile (a clamp whose bounds cross) or that the
+// compiler encodes differently. `v` empty (whole-definition specs): powers
+// of two.
 std::vector<int64_t> choose_test_values(std::optional<int64_t> v);
 
 // Sign-extends `value` from `bits` (so an imm32 0xffffffe0 reads as -32).

@@ -44,38 +44,42 @@ Result<ObjectSeeds> find_object_seeds(const std::string &object, const std::file
   ObjectSeeds out;
   out.layout = layout_changes(velf[0], velf[1]);
 
-  KX_ASSIGN(orig, decode_functions(orig_elf));
-  std::vector<std::map<std::string, DecodedFunction>> vf;
-  for (auto &e : velf) {
-    KX_ASSIGN(f, decode_functions(e));
-    vf.push_back(std::move(f));
+  // Builds: the test builds, then the original (a sample too when V is known).
+  std::vector<std::map<std::string, DecodedFunction>> builds;
+  std::vector<int64_t> values;
+  for (size_t j = 0; j < velf.size(); ++j) {
+    KX_ASSIGN(f, decode_functions(velf[j]));
+    builds.push_back(std::move(f));
+    values.push_back(variants[j].value);
   }
-  // Partners of each function of the first test build in the others.
-  std::vector<std::map<std::string, std::string>> partner(vf.size());
-  for (size_t j = 1; j < vf.size(); ++j)
-    for (auto &[a, b] : match_functions(vf[0], vf[j])) partner[j][a] = b;
-  std::map<std::string, std::string> orig_partner;
-  for (auto &[a, b] : match_functions(vf[0], orig)) orig_partner[a] = b;
+  KX_ASSIGN(orig, decode_functions(orig_elf));
+  const size_t orig_index = builds.size();
+  builds.push_back(orig);
+  values.push_back(v0.value_or(0));
+  const bool orig_is_sample = v0.has_value();
 
-  // Functions are keyed by their name in the first test build.
-  for (auto &[name, first] : vf[0]) {
-    std::vector<const DecodedFunction *> fn(vf.size(), nullptr);
+  // Partners of each function of the first test build in every other build.
+  std::vector<std::map<std::string, std::string>> partner(builds.size());
+  for (size_t j = 1; j < builds.size(); ++j)
+    for (auto &[a, b] : match_functions(builds[0], builds[j])) partner[j][a] = b;
+
+  for (auto &[name, first] : builds[0]) {
+    std::vector<const DecodedFunction *> fn(builds.size(), nullptr);
     fn[0] = &first;
-    for (size_t j = 1; j < vf.size(); ++j)
-      if (auto p = partner[j].find(name); p != partner[j].end()) fn[j] = &vf[j].at(p->second);
-    // A value can make the compiler pick another encoding (add $0x40 vs
-    // sub $-0x80): take as reference the test build that agrees, values
-    // aside, with the most others, and fit over that group.
+    for (size_t j = 1; j < builds.size(); ++j)
+      if (auto p = partner[j].find(name); p != partner[j].end()) fn[j] = &builds[j].at(p->second);
+    // Take as reference the build that agrees, values aside, with the most
+    // others, and fit over that group.
     size_t base = 0;
-    std::vector<size_t> same_code;
+    std::vector<size_t> group;
     std::set<std::pair<size_t, size_t>> changed;
     bool any_structural = false;
     for (size_t b = 0; b < fn.size(); ++b) {
-      if (!fn[b]) continue;
-      std::vector<size_t> group = {b};
+      if (!fn[b] || (b == orig_index && !orig_is_sample)) continue;
+      std::vector<size_t> g = {b};
       std::set<std::pair<size_t, size_t>> ch;
       for (size_t j = 0; j < fn.size(); ++j) {
-        if (j == b) continue;
+        if (j == b || (j == orig_index && !orig_is_sample)) continue;
         if (!fn[j]) {
           any_structural = true;
           continue;
@@ -85,30 +89,34 @@ Result<ObjectSeeds> find_object_seeds(const std::string &object, const std::file
           any_structural = true;
           continue;
         }
-        group.push_back(j);
+        g.push_back(j);
         for (auto &c : d.changes) ch.insert({c.insn, c.operand});
       }
-      if (group.size() > same_code.size() || (group.size() == same_code.size() && ch.size() > changed.size())) {
+      if (g.size() > group.size() || (g.size() == group.size() && ch.size() > changed.size())) {
         base = b;
-        same_code = group;
+        group = g;
         changed = ch;
       }
     }
     if (changed.empty()) {
       // No value moved; a structural change with none that is value-only
       // means the compiler reshaped this code: no seed can capture it.
-      if (any_structural) out.structural.push_back(name);
+      if (any_structural) {
+        out.structural.push_back(name);
+        out.wants_more_values = true;
+      }
       continue;
     }
     ++out.functions_changed;
+    if (group.size() < 3) out.wants_more_values = true;
     const DecodedFunction &f0 = *fn[base];
 
-    const DecodedFunction *of = nullptr;
+    // The original's instruction for each of f0's: the same index when the
+    // original agrees with f0 values aside, else by alignment.
+    const DecodedFunction *of = fn[orig_index];
     std::vector<long> to_orig;
-    if (auto op = orig_partner.find(name); op != orig_partner.end() && orig.count(op->second)) {
-      of = &orig.at(op->second);
-      FunctionDiff d = diff_functions(f0, *of);
-      if (d.kind != DiffKind::Structural) {
+    if (of) {
+      if (diff_functions(f0, *of).kind != DiffKind::Structural) {
         to_orig.resize(f0.insns.size());
         for (size_t i = 0; i < to_orig.size(); ++i) to_orig[i] = static_cast<long>(i);
       } else {
@@ -122,9 +130,9 @@ Result<ObjectSeeds> find_object_seeds(const std::string &object, const std::file
         continue;
       }
       std::vector<std::pair<int64_t, int64_t>> samples;
-      for (size_t j : same_code) {
+      for (size_t j : group) {
         const Operand &o = fn[j]->insns[i].ops[k];
-        samples.push_back({variants[j].value, sign_extend(o.value, o.size)});
+        samples.push_back({values[j], sign_extend(o.value, o.size)});
       }
       Seed s;
       s.object = object;

@@ -31,6 +31,9 @@ struct ObjectSeeds {
   std::vector<std::string> unmapped;    // seeds with no partner in the original, with why
   std::vector<std::string> layout;      // why the constant changes layout
   size_t functions_changed = 0;
+  // Some function's values agree in fewer than three builds (or in none):
+  // another test value may confirm the fit or reveal the seeds.
+  bool wants_more_values = false;
 };
 
 struct Variant {
@@ -39,7 +42,9 @@ struct Variant {
 };
 
 // `original` is the object as shipped; `variants` the same object rebuilt at
-// test values (at least two). `v0` is the original value when known.
+// test values (at least two). `v0` is the original value when known; the
+// original build then counts as one more sample (design.md §3: a value can
+// make the compiler pick another encoding, so which builds agree varies).
 Result<ObjectSeeds> find_object_seeds(const std::string &object, const std::filesystem::path &original,
                                       const std::vector<Variant> &variants, std::optional<int64_t> v0);
 

@@ -1,0 +1,276 @@
+#include "analysis/const_build.h"
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "binary/cu_index.h"
+#include "binary/vmlinux_symbols.h"
+#include "kernel/affected_objects.h"
+#include "kernel/rebuild.h"
+#include "spec/c_tokens.h"
+#include "util/progress.h"
+
+namespace kx {
+namespace fs = std::filesystem;
+
+const char *status_name(ConstStatus s) {
+  switch (s) {
+    case ConstStatus::Tunable: return "tunable";
+    case ConstStatus::Untunable: return "untunable";
+    case ConstStatus::Error: return "error";
+  }
+  return "error";
+}
+
+Result<ConstSite> resolve_const(const fs::path &tree, const std::string &arg) {
+  if (arg.find(':') != std::string::npos) {
+    KX_ASSIGN(spec, parse_const_spec(arg));
+    return locate_spec(tree, spec);
+  }
+  return locate_macro(tree, arg);
+}
+
+namespace {
+
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(ConstReport &r) : r_(r), t_(std::chrono::steady_clock::now()) {}
+  void lap(const std::string &phase) {
+    auto now = std::chrono::steady_clock::now();
+    r_.timing.push_back({phase, std::chrono::duration<double>(now - t_).count()});
+    t_ = now;
+  }
+
+ private:
+  ConstReport &r_;
+  std::chrono::steady_clock::time_point t_;
+};
+
+std::string const_id(const ConstSite &s) {
+  if (!s.name.empty()) return s.name;
+  std::string stem = fs::path(s.file).stem().string();
+  return stem + "_" + std::to_string(s.line) + "_" + std::to_string(s.token);
+}
+
+Result<std::string> render(const ConstSite &s, int64_t value) {
+  if (s.token < 0) return std::to_string(value);  // the whole body
+  return render_int_literal(s.token_text, static_cast<uint64_t>(value));
+}
+
+std::string hex(uint64_t v) {
+  char b[32];
+  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+template <typename T>
+std::string join(const std::vector<T> &v, const std::string &sep, size_t max = 5) {
+  std::ostringstream s;
+  for (size_t i = 0; i < v.size() && i < max; ++i) s << (i ? sep : "") << v[i];
+  if (v.size() > max) s << sep << "… (" << v.size() - max << " more)";
+  return s.str();
+}
+
+}  // namespace
+
+Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg) {
+  ConstReport r;
+  PhaseTimer timer(r);
+  r.release = k.profile.release;
+  r.build_id = k.build_id;
+  KX_ASSIGN(site, resolve_const(k.tree, arg));
+  r.site = site;
+  r.id = const_id(site);
+  std::optional<int64_t> v0;
+  if (site.value) v0 = static_cast<int64_t>(*site.value);
+  timer.lap("locate");
+
+  KX_ASSIGN(cus, read_compile_units(k.profile.debug_vmlinux, k.tree));
+  AffectedObjects affected = find_affected_objects(k.tree, cus, site.file, site.name);
+  r.objects = affected.objects;
+  r.macros = affected.macros;
+  timer.lap("objects");
+  if (r.objects.empty()) {
+    r.status = ConstStatus::Untunable;
+    r.reason = "no object linked into vmlinux uses it (" + site.file + " is not seen by any vmlinux unit that mentions it)";
+    return r;
+  }
+
+  fs::path work = profile_cache_dir(k.profile) / "builds" / r.id;
+  std::vector<int64_t> candidates = choose_test_values(v0);
+  size_t next = 0;
+  Error last_failure{"no candidate test value"};
+  // Builds the next candidate that compiles (a value can break a build, e.g.
+  // a clamp whose bounds cross); false when none is left.
+  auto build_next = [&]() -> Result<bool> {
+    while (next < candidates.size()) {
+      int64_t v = candidates[next++];
+      KX_ASSIGN(text, render(site, v));
+      Progress prog("rebuilding " + std::to_string(r.objects.size()) + " object(s) at " + site.token_text + " = " +
+                    std::to_string(v));
+      auto st = build_variant(k, {{site.file, site.offset, site.length, text}}, r.objects, work / std::to_string(v));
+      if (st) {
+        prog.done();
+        r.test_values.push_back(v);
+        return true;
+      }
+      if (st.error().message.rfind("interrupted", 0) == 0) return st.error();
+      last_failure = st.error();
+      auto msg = st.error().message;
+      auto e = msg.find("error:");
+      note("value " + std::to_string(v) + " does not compile" +
+           (e == std::string::npos ? "" : ": " + msg.substr(e, msg.find('\n', e) - e)));
+    }
+    return false;
+  };
+  {
+    KX_ASSIGN(orig_dir, original_objects(k, r.objects));
+    while (r.test_values.size() < 3) {
+      KX_ASSIGN(more, build_next());
+      if (!more) break;
+    }
+    if (r.test_values.size() < 2)
+      return make_error("fewer than two test values compile: " + last_failure.message);
+    timer.lap("rebuild");
+
+    // Diff; when some use agrees in fewer than three builds, add a value (up to five).
+    std::vector<ObjectSeeds> found;
+    for (;;) {
+      found.clear();
+      bool more_wanted = false;
+      for (auto &obj : r.objects) {
+        std::vector<Variant> variants;
+        for (int64_t v : r.test_values) variants.push_back({v, work / std::to_string(v) / obj});
+        KX_ASSIGN(f, find_object_seeds(obj, orig_dir / obj, variants, v0));
+        more_wanted = more_wanted || f.wants_more_values;
+        found.push_back(std::move(f));
+      }
+      if (!more_wanted || r.test_values.size() >= 5) break;
+      KX_ASSIGN(more, build_next());
+      if (!more) break;
+    }
+    for (size_t i = 0; i < found.size(); ++i) {
+      const std::string &obj = r.objects[i];
+      for (auto &s : found[i].seeds) r.uses.push_back({s, 0, {}});
+      for (auto &s : found[i].structural) r.structural.push_back(obj + ":" + s);
+      for (auto &s : found[i].unmapped) r.unmapped.push_back(obj + ":" + s);
+      for (auto &s : found[i].layout) r.layout.push_back(obj + ": " + s);
+    }
+    timer.lap("diff");
+
+    // From the original object to the running kernel.
+    KX_ASSIGN(vmlinux, VmlinuxSymbols::open(k.profile.debug_vmlinux));
+    KX_ASSIGN(dbg, DebugInfo::open(k.profile.debug_vmlinux, k.tree));
+    std::map<std::string, ElfFile> objs;
+    for (auto &u : r.uses) {
+      if (!objs.count(u.seed.object)) {
+        KX_ASSIGN(e, ElfFile::open(orig_dir / u.seed.object));
+        objs.emplace(u.seed.object, std::move(e));
+      }
+      const ElfFile &obj = objs.at(u.seed.object);
+      auto syms = obj.find_symbols(u.seed.function);
+      if (syms.empty()) return make_error(u.seed.object + " has no symbol " + u.seed.function);
+      KX_ASSIGN(base, vmlinux.address_of(obj, *syms[0]));
+      u.address = base + u.seed.offset;
+      if (auto loc = dbg.locate(u.address)) u.source = *loc;
+    }
+    timer.lap("map");
+  }
+
+  if (!r.layout.empty()) {
+    r.status = ConstStatus::Untunable;
+    r.reason = "changes memory layout: " + join(r.layout, "; ", 3);
+  } else if (!r.structural.empty()) {
+    r.status = ConstStatus::Untunable;
+    r.reason = "the compiler generates different code for other values (strength reduction or folding), so no "
+               "instruction carries it in: " + join(r.structural, ", ", 4);
+  } else if (!r.unmapped.empty()) {
+    r.status = ConstStatus::Untunable;
+    r.reason = "uses found in the test builds could not be located in the shipped code: " + join(r.unmapped, "; ", 3);
+  } else if (r.uses.empty()) {
+    r.status = ConstStatus::Untunable;
+    r.reason = "no seed: every use was folded away (the objects are identical at " + site.token_text + " and " +
+               join(r.test_values, ", ") + ")";
+  } else {
+    r.status = ConstStatus::Tunable;
+  }
+  return r;
+}
+
+nlohmann::json to_json(const ConstReport &r) {
+  nlohmann::json j;
+  j["id"] = r.id;
+  j["spec"] = r.site.spec;
+  j["value"] = r.site.value ? nlohmann::json(*r.site.value) : nlohmann::json(nullptr);
+  j["kind"] = site_kind_name(r.site.kind);
+  j["definition"] = r.site.definition;
+  j["kernel"] = {{"release", r.release}, {"build_id", r.build_id}};
+  j["objects"] = r.objects;
+  j["test_values"] = r.test_values;
+  j["uses"] = nlohmann::json::array();
+  for (auto &u : r.uses) {
+    nlohmann::json use = {{"object", u.seed.object},
+                          {"function", u.seed.function},
+                          {"offset", u.seed.offset},
+                          {"address", hex(u.address)},
+                          {"insn", u.seed.insn},
+                          {"operand", u.seed.operand},
+                          {"t", u.seed.original_t},
+                          {"renamed", u.seed.renamed},
+                          {"source", u.source.file + ":" + std::to_string(u.source.line)}};
+    nlohmann::json chain = nlohmann::json::array();
+    for (auto &f : u.source.frames)
+      chain.push_back({{"function", f.function}, {"source", f.file + ":" + std::to_string(f.line)}});
+    use["inline_chain"] = chain;
+    if (u.seed.relation.linear)
+      use["relation"] = {{"a", u.seed.relation.a}, {"b", u.seed.relation.b}, {"confirmed", u.seed.relation.confirmed}};
+    else
+      use["nonlinear"] = u.seed.relation.describe();
+    j["uses"].push_back(use);
+  }
+  j["status"] = status_name(r.status);
+  j["reason"] = r.reason;
+  if (!r.structural.empty()) j["structural"] = r.structural;
+  if (!r.unmapped.empty()) j["unmapped"] = r.unmapped;
+  if (!r.layout.empty()) j["layout"] = r.layout;
+  nlohmann::json t = nlohmann::json::object();
+  double total = 0;
+  for (auto &[phase, s] : r.timing) {
+    t[phase] = s;
+    total += s;
+  }
+  t["total"] = total;
+  j["timing"] = t;
+  return j;
+}
+
+std::string to_text(const ConstReport &r) {
+  std::ostringstream o;
+  o << r.id << "  " << r.site.spec << "  " << r.site.definition << "\n";
+  o << "  value " << (r.site.value ? std::to_string(*r.site.value) : std::string("(whole definition)")) << ", "
+    << status_name(r.status) << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
+  o << "  objects rebuilt: " << join(r.objects, " ", 8) << " (test values " << join(r.test_values, ", ") << ")\n";
+  for (auto &u : r.uses) {
+    o << "  use " << u.seed.object << " " << u.seed.function << "+" << hex(u.seed.offset) << " [" << hex(u.address)
+      << "] " << u.seed.insn << "   " << u.seed.relation.describe() << (u.seed.renamed ? " (registers renamed)" : "")
+      << "\n";
+    std::string chain;
+    for (auto &f : u.source.frames) chain += (chain.empty() ? "" : " <- ") + f.function + " " + f.file + ":" + std::to_string(f.line);
+    o << "      " << (chain.empty() ? u.source.file + ":" + std::to_string(u.source.line) : chain) << "\n";
+  }
+  o << "  time:";
+  double total = 0;
+  for (auto &[phase, s] : r.timing) {
+    char b[64];
+    snprintf(b, sizeof b, " %s %.1fs", phase.c_str(), s);
+    o << b;
+    total += s;
+  }
+  char b[32];
+  snprintf(b, sizeof b, " (total %.1fs)\n", total);
+  o << b;
+  return o.str();
+}
+
+}  // namespace kx

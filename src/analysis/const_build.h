@@ -1,0 +1,53 @@
+// `kx build`, part 1 (paper §3.3.2): from a const spec to its seeds in the
+// running kernel. Locate the literal, find the vmlinux objects that can see
+// it, rebuild them at test values, diff, fit T = f(V), map each seed onto the
+// original object and from there to a vmlinux address and source position.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "binary/debug_info.h"
+#include "kernel/tree_cache.h"
+#include "seeds/seeds.h"
+#include "spec/locate.h"
+
+namespace kx {
+
+struct ConstUse {
+  Seed seed;
+  uint64_t address = 0;  // vmlinux link address; add the KASLR slide at run time
+  SourceLocation source;
+};
+
+enum class ConstStatus { Tunable, Untunable, Error };
+const char *status_name(ConstStatus s);
+
+struct ConstReport {
+  std::string id;
+  ConstSite site;
+  std::string release, build_id;
+  std::vector<std::string> objects;      // rebuilt
+  std::vector<std::string> macros;       // names followed to find them
+  std::vector<int64_t> test_values;
+  std::vector<ConstUse> uses;
+  std::vector<std::string> structural, unmapped, layout;
+  ConstStatus status = ConstStatus::Error;
+  std::string reason;
+  std::vector<std::pair<std::string, double>> timing;  // phase -> seconds, in order
+};
+
+// A spec (FILE:LINE:TOKEN) or a bare macro name.
+Result<ConstSite> resolve_const(const std::filesystem::path &tree, const std::string &arg);
+
+// Runs the pipeline for one constant. Errors are for what stops the analysis
+// (bad spec, build failure); untunable constants are a report, with a reason.
+Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg);
+
+nlohmann::json to_json(const ConstReport &r);
+std::string to_text(const ConstReport &r);
+
+}  // namespace kx

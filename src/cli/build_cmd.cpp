@@ -1,0 +1,33 @@
+// kx build SPEC... [--seeds-only] [--json]
+#include <iostream>
+
+#include "analysis/const_build.h"
+#include "cli/commands.h"
+
+namespace kx::cli {
+
+void add_build_command(CLI::App &app, Globals &g, Action &action) {
+  auto *build = app.add_subcommand("build", "analyse perf-consts: seeds, T = f(V), uses in the running kernel");
+  auto specs = std::make_shared<std::vector<std::string>>();
+  auto json = std::make_shared<bool>(false), seeds_only = std::make_shared<bool>(false);
+  build->add_option("spec", *specs, "FILE:LINE:TOKEN (see the corpus README) or a macro name")->required();
+  build->add_flag("--json", *json, "machine-readable output");
+  build->add_flag("--seeds-only", *seeds_only, "stop after finding and mapping the seeds");
+  build->callback([&g, &action, specs, json] {
+    action = [&g, specs, json]() -> Result<int> {
+      KX_ASSIGN(p, resolve_profile(g.profile));
+      KX_ASSIGN(k, load_prepared(p));
+      nlohmann::json all = nlohmann::json::array();
+      for (auto &spec : *specs) {
+        auto r = build_const(k, spec);
+        if (!r) return r.error().context(spec);
+        if (*json) all.push_back(to_json(*r));
+        else std::cout << to_text(*r);
+      }
+      if (*json) std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
+      return 0;
+    };
+  });
+}
+
+}  // namespace kx::cli
