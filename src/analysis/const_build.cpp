@@ -6,9 +6,11 @@
 
 #include "binary/cu_index.h"
 #include "binary/vmlinux_symbols.h"
+#include "seeds/function_diff.h"
 #include "kernel/affected_objects.h"
 #include "kernel/rebuild.h"
 #include "spec/c_tokens.h"
+#include "util/files.h"
 #include "util/progress.h"
 
 namespace kx {
@@ -74,7 +76,7 @@ std::string join(const std::vector<T> &v, const std::string &sep, size_t max = 5
 
 }  // namespace
 
-Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg) {
+Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg, const BuildOptions &opts) {
   ConstReport r;
   PhaseTimer timer(r);
   r.release = k.profile.release;
@@ -107,10 +109,23 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg)
     while (next < candidates.size()) {
       int64_t v = candidates[next++];
       KX_ASSIGN(text, render(site, v));
+      fs::path dir = work / std::to_string(v);
+      // A variant built before from the same tree, edit and objects is reused.
+      std::string key = k.build_id + "\n" + site.spec + "\n" + text;
+      for (auto &o : r.objects) key += "\n" + o;
+      auto stamp = read_file(dir / ".variant");
+      if (stamp && *stamp == key &&
+          std::all_of(r.objects.begin(), r.objects.end(), [&](auto &o) { return fs::exists(dir / o); })) {
+        r.test_values.push_back(v);
+        return true;
+      }
       Progress prog("rebuilding " + std::to_string(r.objects.size()) + " object(s) at " + site.token_text + " = " +
                     std::to_string(v));
-      auto st = build_variant(k, {{site.file, site.offset, site.length, text}}, r.objects, work / std::to_string(v));
+      std::error_code ec;
+      fs::remove(dir / ".variant", ec);
+      auto st = build_variant(k, {{site.file, site.offset, site.length, text}}, r.objects, dir);
       if (st) {
+        KX_TRY(write_file_atomic(dir / ".variant", key));
         prog.done();
         r.test_values.push_back(v);
         return true;
@@ -173,9 +188,30 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg)
       if (syms.empty()) return make_error(u.seed.object + " has no symbol " + u.seed.function);
       KX_ASSIGN(base, vmlinux.address_of(obj, *syms[0]));
       u.address = base + u.seed.offset;
+      r.function_address[u.seed.object + ":" + u.seed.function] = base;
       if (auto loc = dbg.locate(u.address)) u.source = *loc;
     }
     timer.lap("map");
+
+    // Critical spans, per function of the original objects (paper §3.4).
+    if (!opts.seeds_only && r.layout.empty() && r.structural.empty() && r.unmapped.empty()) {
+      std::map<std::string, std::map<std::string, std::vector<SpanSeed>>> by_fn;  // object -> function -> seeds
+      std::map<std::string, std::map<std::string, DecodedFunction>> decoded;
+      for (auto &u : r.uses) {
+        if (!decoded.count(u.seed.object)) {
+          KX_ASSIGN(fns, decode_functions(objs.at(u.seed.object)));
+          decoded[u.seed.object] = std::move(fns);
+        }
+        const DecodedFunction &fn = decoded[u.seed.object].at(u.seed.function);
+        for (size_t i = 0; i < fn.insns.size(); ++i)
+          if (fn.insns[i].offset == u.seed.offset)
+            by_fn[u.seed.object][u.seed.function].push_back({i, u.seed.operand, u.seed.relation});
+      }
+      for (auto &[obj, fns] : by_fn)
+        for (auto &[fn, seeds] : fns)
+          for (auto &cs : build_critical_spans(decoded[obj].at(fn), seeds, v0)) r.spans.push_back(cs);
+      timer.lap("spans");
+    }
   }
 
   if (!r.layout.empty()) {
@@ -192,6 +228,12 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg)
     r.status = ConstStatus::Untunable;
     r.reason = "no seed: every use was folded away (the objects are identical at " + site.token_text + " and " +
                join(r.test_values, ", ") + ")";
+  } else if (auto bad = std::find_if(r.spans.begin(), r.spans.end(),
+                                     [](auto &cs) { return cs.proof != ProofResult::Proved; });
+             bad != r.spans.end()) {
+    r.status = ConstStatus::Untunable;
+    r.reason = "critical span " + bad->function + "+" + hex(bad->start) + " is " + proof_name(bad->proof) +
+               (bad->detail.empty() ? "" : ": " + bad->detail);
   } else {
     r.status = ConstStatus::Tunable;
   }
@@ -229,6 +271,28 @@ nlohmann::json to_json(const ConstReport &r) {
       use["nonlinear"] = u.seed.relation.describe();
     j["uses"].push_back(use);
   }
+  j["critical_spans"] = nlohmann::json::array();
+  for (auto &cs : r.spans) {
+    uint64_t base = 0;
+    for (auto &[key, addr] : r.function_address)
+      if (key.substr(key.find(':') + 1) == cs.function) base = addr;
+    nlohmann::json span = {{"function", cs.function},
+                           {"start", cs.start},
+                           {"end", cs.end},
+                           {"address", hex(base + cs.start)},
+                           {"probe_address", hex(base + cs.probe)},
+                           {"kind", synth_kind_name(cs.kind)},
+                           {"defines", cs.defines},
+                           {"expression", cs.expression},
+                           {"update", cs.update},
+                           {"proof", proof_name(cs.proof)},
+                           {"value_range", {cs.v_min, cs.v_max}},
+                           {"tunes_t", cs.tunes_t}};
+    if (cs.capture) span["capture_address"] = hex(base + *cs.capture);
+    if (!cs.detail.empty()) span["detail"] = cs.detail;
+    if (!cs.notes.empty()) span["notes"] = cs.notes;
+    j["critical_spans"].push_back(span);
+  }
   j["status"] = status_name(r.status);
   j["reason"] = r.reason;
   if (!r.structural.empty()) j["structural"] = r.structural;
@@ -258,6 +322,16 @@ std::string to_text(const ConstReport &r) {
     std::string chain;
     for (auto &f : u.source.frames) chain += (chain.empty() ? "" : " <- ") + f.function + " " + f.file + ":" + std::to_string(f.line);
     o << "      " << (chain.empty() ? u.source.file + ":" + std::to_string(u.source.line) : chain) << "\n";
+  }
+  for (auto &cs : r.spans) {
+    o << "  span " << cs.function << "+" << hex(cs.start) << ".." << hex(cs.end) << " " << synth_kind_name(cs.kind)
+      << " defines";
+    for (auto &d : cs.defines) o << " " << d;
+    o << ", update at +" << hex(cs.probe) << ", " << proof_name(cs.proof);
+    if (cs.proof == ProofResult::Proved) o << " for V' in [" << cs.v_min << ", " << cs.v_max << "]";
+    if (!cs.detail.empty()) o << " (" << cs.detail << ")";
+    o << "\n";
+    for (auto &n : cs.notes) o << "      note: " << n << "\n";
   }
   o << "  time:";
   double total = 0;

@@ -14,6 +14,7 @@
 #include "kernel/tree_cache.h"
 #include "seeds/seeds.h"
 #include "spec/locate.h"
+#include "synth/critical_span.h"
 
 namespace kx {
 
@@ -34,6 +35,8 @@ struct ConstReport {
   std::vector<std::string> macros;       // names followed to find them
   std::vector<int64_t> test_values;
   std::vector<ConstUse> uses;
+  std::vector<CriticalSpan> spans;  // with the vmlinux address of each span's function
+  std::map<std::string, uint64_t> function_address;  // "object:function" -> vmlinux link address
   std::vector<std::string> structural, unmapped, layout;
   ConstStatus status = ConstStatus::Error;
   std::string reason;
@@ -45,7 +48,10 @@ Result<ConstSite> resolve_const(const std::filesystem::path &tree, const std::st
 
 // Runs the pipeline for one constant. Errors are for what stops the analysis
 // (bad spec, build failure); untunable constants are a report, with a reason.
-Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg);
+struct BuildOptions {
+  bool seeds_only = false;  // stop after the seeds (no spans, no proofs)
+};
+Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg, const BuildOptions &opts = {});
 
 nlohmann::json to_json(const ConstReport &r);
 std::string to_text(const ConstReport &r);

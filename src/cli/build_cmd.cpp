@@ -13,13 +13,15 @@ void add_build_command(CLI::App &app, Globals &g, Action &action) {
   build->add_option("spec", *specs, "FILE:LINE:TOKEN (see the corpus README) or a macro name")->required();
   build->add_flag("--json", *json, "machine-readable output");
   build->add_flag("--seeds-only", *seeds_only, "stop after finding and mapping the seeds");
-  build->callback([&g, &action, specs, json] {
-    action = [&g, specs, json]() -> Result<int> {
+  build->callback([&g, &action, specs, json, seeds_only] {
+    action = [&g, specs, json, seeds_only]() -> Result<int> {
       KX_ASSIGN(p, resolve_profile(g.profile));
       KX_ASSIGN(k, load_prepared(p));
       nlohmann::json all = nlohmann::json::array();
       for (auto &spec : *specs) {
-        auto r = build_const(k, spec);
+        BuildOptions opts;
+        opts.seeds_only = *seeds_only;
+        auto r = build_const(k, spec, opts);
         if (!r) return r.error().context(spec);
         if (*json) all.push_back(to_json(*r));
         else std::cout << to_text(*r);

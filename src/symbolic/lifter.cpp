@@ -38,7 +38,7 @@ struct Lifter {
   const Insn &in;
   uint64_t address;
   const std::vector<ValueOverride> &overrides;
-  z3::context &c = s.ctx;
+  z3::context &c = s.ctx();
 
   const ZydisDecodedOperand &op(size_t i) const { return in.zops[i]; }
   unsigned width(size_t i) const { return op(i).size; }

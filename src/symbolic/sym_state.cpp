@@ -49,7 +49,7 @@ static std::array<z3::expr, kFlagCount> fresh_flags(z3::context &c, const std::s
 }
 
 SymState::SymState(z3::context &c, const std::string &prefix)
-    : ctx(c),
+    : context(&c),
       gpr(fresh_gprs(c, prefix)),
       flag(fresh_flags(c, prefix)),
       mem(c.constant((prefix + "mem").c_str(), c.array_sort(c.bv_sort(64), c.bv_sort(8)))),
@@ -76,13 +76,13 @@ void SymState::write_reg(ZydisRegister r, const z3::expr &v) {
 
 z3::expr SymState::load(const z3::expr &addr, unsigned bytes) const {
   z3::expr v = z3::select(mem, addr);
-  for (unsigned i = 1; i < bytes; ++i) v = z3::concat(z3::select(mem, addr + ctx.bv_val(i, 64)), v);
+  for (unsigned i = 1; i < bytes; ++i) v = z3::concat(z3::select(mem, addr + ctx().bv_val(i, 64)), v);
   return v;
 }
 
 void SymState::store(const z3::expr &addr, const z3::expr &v) {
   unsigned bytes = v.get_sort().bv_size() / 8;
-  for (unsigned i = 0; i < bytes; ++i) mem = z3::store(mem, addr + ctx.bv_val(i, 64), v.extract(8 * i + 7, 8 * i));
+  for (unsigned i = 0; i < bytes; ++i) mem = z3::store(mem, addr + ctx().bv_val(i, 64), v.extract(8 * i + 7, 8 * i));
 }
 
 }  // namespace kx

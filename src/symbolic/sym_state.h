@@ -24,7 +24,8 @@ const char *gpr_name(int index);  // "rax", …, "r15"
 
 struct SymState {
   explicit SymState(z3::context &c, const std::string &prefix = "in_");
-  z3::context &ctx;
+  z3::context &ctx() const { return *context; }
+  z3::context *context;
   std::array<z3::expr, 16> gpr;
   std::array<z3::expr, kFlagCount> flag;  // Bool
   z3::expr mem;                           // Array(BV64 -> BV8)

@@ -1,0 +1,510 @@
+#include "synth/critical_span.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <unordered_set>
+
+#include "symbolic/lifter.h"
+#include "synth/update_expr.h"
+
+namespace kx {
+
+const char *synth_kind_name(SynthKind k) {
+  switch (k) {
+    case SynthKind::Insertion: return "insertion";
+    case SynthKind::Inverse: return "inverse";
+    case SynthKind::Dual: return "dual";
+  }
+  return "?";
+}
+
+const char *proof_name(ProofResult p) {
+  switch (p) {
+    case ProofResult::Proved: return "proved";
+    case ProofResult::Failed: return "failed";
+    case ProofResult::Timeout: return "timeout";
+    case ProofResult::NotSynthesized: return "not-synthesized";
+  }
+  return "?";
+}
+
+namespace {
+
+bool ends_block(const Insn &in) {
+  switch (in.zi.meta.category) {
+    case ZYDIS_CATEGORY_COND_BR:
+    case ZYDIS_CATEGORY_UNCOND_BR:
+    case ZYDIS_CATEGORY_CALL:
+    case ZYDIS_CATEGORY_RET:
+    case ZYDIS_CATEGORY_INTERRUPT:
+    case ZYDIS_CATEGORY_SYSTEM:
+      return true;
+    default:
+      return in.mnemonic() == ZYDIS_MNEMONIC_UD2 || in.mnemonic() == ZYDIS_MNEMONIC_INT3;
+  }
+}
+
+// Basic-block number of every instruction (leaders: entry, branch targets,
+// instructions after a block end).
+std::vector<size_t> basic_blocks(const DecodedFunction &f, std::set<size_t> &targets) {
+  std::set<size_t> leaders = {0};
+  for (size_t i = 0; i < f.insns.size(); ++i) {
+    const Insn &in = f.insns[i];
+    if (ends_block(in) && i + 1 < f.insns.size()) leaders.insert(i + 1);
+    for (auto &o : in.ops) {
+      if (!(o.relative && o.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) || o.relocated) continue;
+      int64_t target = static_cast<int64_t>(in.offset + in.length) + o.value;
+      for (size_t k = 0; k < f.insns.size(); ++k)
+        if (static_cast<int64_t>(f.insns[k].offset) == target) {
+          leaders.insert(k);
+          targets.insert(k);
+        }
+    }
+  }
+  std::vector<size_t> bb(f.insns.size());
+  size_t id = 0;
+  for (size_t i = 0; i < f.insns.size(); ++i) {
+    if (leaders.count(i) && i) ++id;
+    bb[i] = id;
+  }
+  return bb;
+}
+
+bool contains_const(const z3::expr &e, const std::function<bool(const std::string &)> &pred) {
+  std::unordered_set<unsigned> seen;
+  std::function<bool(const z3::expr &)> walk = [&](const z3::expr &x) -> bool {
+    if (!seen.insert(x.id()).second) return false;
+    if (x.is_const() && !x.is_numeral()) return pred(x.decl().name().str());
+    if (x.is_app())
+      for (unsigned i = 0; i < x.num_args(); ++i)
+        if (walk(x.arg(i))) return true;
+    return false;
+  };
+  return walk(e);
+}
+
+bool has_v(const z3::expr &e) {
+  return contains_const(e, [](const std::string &n) { return n == UpdateVars::kValue; });
+}
+
+// The seed operands of instruction `i` with T written as a term of `v`.
+std::vector<ValueOverride> overrides_at(const std::vector<SpanSeed> &seeds, size_t i, const z3::expr &v) {
+  std::vector<ValueOverride> out;
+  for (auto &s : seeds) {
+    if (s.insn != i) continue;
+    z3::context &c = v.ctx();
+    z3::expr t = s.relation.linear ? c.bv_val(s.relation.a, 64) * v + c.bv_val(s.relation.b, 64) : v;
+    out.push_back({s.operand, t});
+  }
+  return out;
+}
+
+Status run_span(SymState &s, const DecodedFunction &f, size_t first, size_t last, const std::vector<SpanSeed> &seeds,
+                const z3::expr *v) {
+  for (size_t i = first; i <= last; ++i) {
+    std::vector<ValueOverride> ov;
+    if (v) ov = overrides_at(seeds, i, *v);
+    KX_ASSIGN(end, lift(s, f.insns[i], f.insns[i].offset, ov));
+    if (end == LiftEnd::Branch) return make_error("a branch inside the span at " + f.insns[i].text);
+  }
+  return {};
+}
+
+// Locations whose value depends on V.
+std::vector<std::string> v_dependent(const SymState &s) {
+  std::vector<std::string> out;
+  for (int r = 0; r < 16; ++r)
+    if (has_v(s.gpr[r])) out.push_back(gpr_name(r));
+  for (int f = 0; f < kFlagCount; ++f)
+    if (has_v(s.flag[f])) out.push_back(flag_name(Flag(f)));
+  if (has_v(s.mem)) out.push_back("mem");
+  return out;
+}
+
+// Did `x` (executed from `before` to `after`) consume V-dependent state?
+// Yes when it wrote a location that now depends on V and did not before.
+bool consumes(const SymState &before, const SymState &after) {
+  for (int r = 0; r < 16; ++r)
+    if (!z3::eq(before.gpr[r], after.gpr[r]) && has_v(after.gpr[r])) return true;
+  for (int f = 0; f < kFlagCount; ++f)
+    if (!z3::eq(before.flag[f], after.flag[f]) && has_v(after.flag[f])) return true;
+  return !z3::eq(before.mem, after.mem) && has_v(after.mem);
+}
+
+int gpr_index(ZydisRegister r) {
+  auto s = gpr_slice(r);
+  return s ? s->index : -1;
+}
+
+// The inverse of instruction `in` for its destination register: the value
+// before from the value after (`post`, full 64 bits). Empty when `in` loses
+// information (or writes `reg` implicitly).
+std::optional<z3::expr> undo(const Insn &in, int reg, const z3::expr &post, const SymState &end, const std::set<int> &written) {
+  z3::context &c = post.ctx();
+  const auto &z = in.zops;
+  if (in.zi.operand_count_visible == 0 || z[0].type != ZYDIS_OPERAND_TYPE_REGISTER || gpr_index(z[0].reg.value) != reg) {
+    // Not the destination: does it write `reg` another way?
+    for (uint8_t k = 0; k < in.zi.operand_count; ++k)
+      if (z[k].type == ZYDIS_OPERAND_TYPE_REGISTER && gpr_index(z[k].reg.value) == reg &&
+          (z[k].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+        return std::nullopt;
+    return post;
+  }
+  unsigned w = z[0].size;
+  z3::expr low = post.extract(w - 1, 0);
+  // A source: an immediate, or a register the span never writes (so its
+  // value at the end is its value here).
+  auto source = [&](int k) -> std::optional<z3::expr> {
+    if (z[k].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+      return z[k].imm.is_signed ? c.bv_val(static_cast<int64_t>(z[k].imm.value.s), w)
+                                : c.bv_val(static_cast<uint64_t>(z[k].imm.value.u), w);
+    if (z[k].type == ZYDIS_OPERAND_TYPE_REGISTER && !written.count(gpr_index(z[k].reg.value)))
+      return end.read_reg(z[k].reg.value);
+    return std::nullopt;
+  };
+  std::optional<z3::expr> pre;
+  switch (in.mnemonic()) {
+    case ZYDIS_MNEMONIC_ADD: if (auto s = source(1)) pre = low - *s; break;
+    case ZYDIS_MNEMONIC_SUB: if (auto s = source(1)) pre = low + *s; break;
+    case ZYDIS_MNEMONIC_XOR: if (auto s = source(1)) pre = low ^ *s; break;
+    case ZYDIS_MNEMONIC_INC: pre = low - c.bv_val(1, w); break;
+    case ZYDIS_MNEMONIC_DEC: pre = low + c.bv_val(1, w); break;
+    case ZYDIS_MNEMONIC_NEG: pre = -low; break;
+    case ZYDIS_MNEMONIC_NOT: pre = ~low; break;
+    case ZYDIS_MNEMONIC_IMUL: {
+      // imul d, d, k / imul d, k with k odd: multiply by k's inverse mod 2^w.
+      int src = in.zi.operand_count_visible == 3 ? 1 : -1;
+      int imm = in.zi.operand_count_visible == 3 ? 2 : 1;
+      if (src >= 0 && !(z[src].type == ZYDIS_OPERAND_TYPE_REGISTER && gpr_index(z[src].reg.value) == reg)) break;
+      if (z[imm].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) break;
+      uint64_t k = z[imm].imm.value.u;
+      if (!(k & 1)) break;
+      uint64_t inv = k;  // Newton: inv = inv * (2 - k*inv), doubling correct bits
+      for (int i = 0; i < 6; ++i) inv *= 2 - k * inv;
+      pre = low * c.bv_val(inv, w);
+      break;
+    }
+    case ZYDIS_MNEMONIC_LEA: {
+      const auto &m = z[1].mem;
+      if (gpr_index(m.base) == reg && m.index == ZYDIS_REGISTER_NONE && w == 64)
+        pre = low - c.bv_val(static_cast<int64_t>(m.disp.value), w);
+      break;
+    }
+    default: break;
+  }
+  if (!pre) return std::nullopt;
+  if (w == 64) return pre->simplify();
+  if (w == 32) return z3::concat(c.bv_const("lost!upper", 32), *pre).simplify();  // zero-extended: upper half lost
+  return z3::concat(post.extract(63, w), *pre).simplify();                       // 8/16-bit: upper bits kept
+}
+
+struct Synthesis {
+  SynthKind kind;
+  nlohmann::json update;
+  std::string error;
+};
+
+Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const std::vector<SpanSeed> &seeds,
+                     z3::context &c, const SymState &in, const SymState &end) {
+  Synthesis out{SynthKind::Insertion, nlohmann::json::object(), ""};
+  std::vector<std::string> defs = v_dependent(end);
+  // Inputs the defined values depend on.
+  std::set<std::string> inputs;
+  auto collect = [&](const z3::expr &e) {
+    contains_const(e, [&](const std::string &n) {
+      if (n.rfind("in_", 0) == 0) inputs.insert(n.substr(3));
+      return false;
+    });
+  };
+  for (int r = 0; r < 16; ++r)
+    if (has_v(end.gpr[r])) collect(end.gpr[r]);
+  for (int fl = 0; fl < kFlagCount; ++fl)
+    if (has_v(end.flag[fl])) collect(end.flag[fl]);
+  if (has_v(end.mem)) collect(end.mem);
+  if (inputs.count("mem") || inputs.count("gs_base") || inputs.count("fs_base")) {
+    out.error = "the span's result depends on memory it reads; updates cannot read memory";
+    return out;
+  }
+  std::set<int> written;
+  for (int r = 0; r < 16; ++r)
+    if (!z3::eq(end.gpr[r], in.gpr[r])) written.insert(r);
+
+  // Each input, recovered at the end of the span: current value, undone, or captured.
+  z3::expr_vector from(c), to(c);
+  nlohmann::json captures = nlohmann::json::array();
+  bool inverse = false;
+  for (auto &name : inputs) {
+    int r = -1;
+    for (int k = 0; k < 16; ++k)
+      if (name == gpr_name(k)) r = k;
+    if (r < 0) {  // a flag
+      int fl = -1;
+      for (int k = 0; k < kFlagCount; ++k)
+        if (name == flag_name(Flag(k))) fl = k;
+      if (fl < 0) {
+        out.error = "unknown input " + name;
+        return out;
+      }
+      from.push_back(in.flag[fl]);
+      if (!z3::eq(end.flag[fl], in.flag[fl])) {
+        // Clobbered (a shift by 0 keeps the flags it was given): capture it.
+        captures.push_back(name);
+        to.push_back(c.bool_const(UpdateVars::cap(name).c_str()));
+      } else {
+        to.push_back(c.bool_const(UpdateVars::flag(name).c_str()));
+      }
+      continue;
+    }
+    z3::expr current = c.bv_const(UpdateVars::reg(name).c_str(), 64);
+    if (!written.count(r)) {
+      from.push_back(in.gpr[r]);
+      to.push_back(current);
+      continue;
+    }
+    // Clobbered: undo the span's writes to it, last to first.
+    std::optional<z3::expr> pre = current;
+    for (size_t i = last + 1; i-- > first && pre;) pre = undo(f.insns[i], r, *pre, end, written);
+    if (pre && !contains_const(*pre, [](const std::string &n) { return n.rfind("lost!", 0) == 0; })) {
+      inverse = true;
+      from.push_back(in.gpr[r]);
+      to.push_back(*pre);
+      continue;
+    }
+    captures.push_back(name);
+    from.push_back(in.gpr[r]);
+    to.push_back(c.bv_const(UpdateVars::cap(name).c_str(), 64));
+  }
+  out.kind = !captures.empty() ? SynthKind::Dual : inverse ? SynthKind::Inverse : SynthKind::Insertion;
+
+  nlohmann::json assign = nlohmann::json::array();
+  auto add = [&](nlohmann::json dest, z3::expr e) -> bool {
+    auto j = to_update_expr(e.substitute(from, to).simplify());
+    if (!j) {
+      out.error = j.error().message;
+      return false;
+    }
+    assign.push_back({{"dest", dest}, {"expr", *j}});
+    return true;
+  };
+  for (int r = 0; r < 16; ++r)
+    if (has_v(end.gpr[r]) && !add(gpr_name(r), end.gpr[r])) return out;
+  for (int fl = 0; fl < kFlagCount; ++fl)
+    if (has_v(end.flag[fl]) && !depends_on_undefined(end.flag[fl]) && !add(flag_name(Flag(fl)), end.flag[fl]))
+      return out;
+  if (has_v(end.mem)) {
+    // Bytes the span stores: walk the store chain down to the input memory.
+    z3::expr m = end.mem;
+    std::vector<std::pair<z3::expr, z3::expr>> stores;
+    while (m.is_app() && m.decl().decl_kind() == Z3_OP_STORE) {
+      stores.push_back({m.arg(1), m.arg(2)});
+      m = m.arg(0);
+    }
+    if (!z3::eq(m, in.mem)) {
+      out.error = "the span's memory effect is not a chain of stores";
+      return out;
+    }
+    for (auto it = stores.rbegin(); it != stores.rend(); ++it) {
+      z3::expr addr = it->first;
+      auto a = to_update_expr(addr.substitute(from, to).simplify());
+      if (!a) {
+        out.error = a.error().message;
+        return out;
+      }
+      if (!add({{"mem8", *a}}, it->second)) return out;
+    }
+  }
+  out.update = {{"captures", captures}, {"assign", assign}};
+  (void)seeds;
+  return out;
+}
+
+// Proves span(V0); update(V') == span(V') for all states and V' in range.
+std::pair<ProofResult, std::string> prove(const DecodedFunction &f, size_t first, size_t last,
+                                          const std::vector<SpanSeed> &seeds, const nlohmann::json &update,
+                                          int64_t v_min, int64_t v_max, unsigned timeout_ms) {
+  z3::context c;
+  SymState sigma(c, "p_");
+  z3::expr v = c.bv_const(UpdateVars::kValue, 64);
+  SymState spec = sigma, impl = sigma;
+  if (auto st = run_span(spec, f, first, last, seeds, &v); !st) return {ProofResult::Failed, st.error().message};
+  if (auto st = run_span(impl, f, first, last, seeds, nullptr); !st) return {ProofResult::Failed, st.error().message};
+
+  std::map<std::string, z3::expr> vars = {{UpdateVars::kValue, v}};
+  for (int r = 0; r < 16; ++r) {
+    vars.emplace(UpdateVars::reg(gpr_name(r)), impl.gpr[r]);
+    vars.emplace(UpdateVars::cap(gpr_name(r)), sigma.gpr[r]);  // captured at the span's start
+  }
+  for (int fl = 0; fl < kFlagCount; ++fl) {
+    vars.emplace(UpdateVars::flag(flag_name(Flag(fl))), impl.flag[fl]);
+    vars.emplace(UpdateVars::cap(flag_name(Flag(fl))), sigma.flag[fl]);
+  }
+  // Every assignment reads the state before any is written, as the runtime does.
+  SymState after = impl;
+  for (auto &a : update["assign"]) {
+    auto e = from_update_expr(c, a["expr"], vars);
+    if (!e) return {ProofResult::Failed, e.error().message};
+    const auto &dest = a["dest"];
+    if (dest.is_object()) {
+      auto addr = from_update_expr(c, dest["mem8"], vars);
+      if (!addr) return {ProofResult::Failed, addr.error().message};
+      after.mem = z3::store(after.mem, *addr, *e);
+      continue;
+    }
+    std::string d = dest;
+    bool done = false;
+    for (int r = 0; r < 16 && !done; ++r)
+      if (d == gpr_name(r)) after.gpr[r] = *e, done = true;
+    for (int fl = 0; fl < kFlagCount && !done; ++fl)
+      if (d == flag_name(Flag(fl))) after.flag[fl] = *e, done = true;
+    if (!done) return {ProofResult::Failed, "unknown destination " + d};
+  }
+  z3::expr same = c.bool_val(true);
+  for (int r = 0; r < 16; ++r) same = same && after.gpr[r] == spec.gpr[r];
+  for (int fl = 0; fl < kFlagCount; ++fl)
+    if (!depends_on_undefined(spec.flag[fl])) same = same && after.flag[fl] == spec.flag[fl];
+  same = same && after.mem == spec.mem;
+
+  z3::solver s(c);
+  z3::params p(c);
+  p.set("timeout", timeout_ms);
+  s.set(p);
+  s.add(v >= c.bv_val(v_min, 64) && v <= c.bv_val(v_max, 64));
+  s.add(!same);
+  switch (s.check()) {
+    case z3::unsat: return {ProofResult::Proved, ""};
+    case z3::unknown: return {ProofResult::Timeout, "z3: " + s.reason_unknown()};
+    case z3::sat: {
+      auto m = s.get_model();
+      return {ProofResult::Failed, "counterexample at V'=" + m.eval(v, true).to_string()};
+    }
+  }
+  return {ProofResult::Failed, "z3 gave no answer"};
+}
+
+// New values whose T still fits each seed's operand (the compiler would use
+// another instruction beyond that).
+std::pair<int64_t, int64_t> value_range(const DecodedFunction &f, const std::vector<SpanSeed> &seeds) {
+  __int128 lo = INT64_MIN, hi = INT64_MAX;
+  for (auto &s : seeds) {
+    const Insn &in = f.insns[s.insn];
+    const Operand &o = in.ops[s.operand];
+    unsigned w = o.type == ZYDIS_OPERAND_TYPE_MEMORY ? 32 : std::min<unsigned>(in.zi.operand_width, 64);
+    __int128 tlo = -(static_cast<__int128>(1) << (w - 1));
+    __int128 thi = o.type == ZYDIS_OPERAND_TYPE_MEMORY ? (static_cast<__int128>(1) << 31) - 1
+                                                       : (static_cast<__int128>(1) << w) - 1;
+    if (w == 64) thi = INT64_MAX;
+    __int128 a = s.relation.linear ? s.relation.a : 1, b = s.relation.linear ? s.relation.b : 0;
+    if (a == 0) continue;
+    // T = aV + b in [tlo, thi]
+    __int128 v1 = (tlo - b) / a, v2 = (thi - b) / a;
+    if (a < 0) std::swap(v1, v2);
+    // Round inwards.
+    while (a * v1 + b < tlo || a * v1 + b > thi) ++v1;
+    while (a * v2 + b < tlo || a * v2 + b > thi) --v2;
+    lo = std::max(lo, v1);
+    hi = std::min(hi, v2);
+  }
+  return {static_cast<int64_t>(lo), static_cast<int64_t>(hi)};
+}
+
+}  // namespace
+
+std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::vector<SpanSeed> seeds,
+                                               std::optional<int64_t> v0, unsigned timeout_ms) {
+  std::vector<CriticalSpan> out;
+  std::sort(seeds.begin(), seeds.end(), [](auto &a, auto &b) { return a.insn < b.insn; });
+  std::set<size_t> targets;
+  std::vector<size_t> bb = basic_blocks(f, targets);
+  (void)v0;
+
+  size_t i = 0;
+  while (i < seeds.size()) {
+    z3::context c;
+    SymState in(c, "in_");
+    SymState s = in;
+    z3::expr v = c.bv_const(UpdateVars::kValue, 64);
+    size_t first = seeds[i].insn, last = first;
+    std::vector<SpanSeed> group = {seeds[i]};
+    CriticalSpan cs;
+    cs.function = f.name;
+    Status ran = run_span(s, f, first, first, seeds, &v);
+    size_t j = i + 1;
+    // Same instruction, another operand: already executed.
+    while (j < seeds.size() && seeds[j].insn == first) group.push_back(seeds[j++]);
+    // Extend over later seeds of the block while nothing between consumes V.
+    while (ran && j < seeds.size() && bb[seeds[j].insn] == bb[first]) {
+      SymState t = s;
+      bool ok = true;
+      for (size_t x = last + 1; x < seeds[j].insn && ok; ++x) {
+        SymState before = t;
+        auto r = lift(t, f.insns[x], f.insns[x].offset);
+        ok = r && *r == LiftEnd::Continue && !consumes(before, t);
+      }
+      if (!ok) break;
+      size_t next = seeds[j].insn;
+      std::vector<SpanSeed> more;
+      while (j < seeds.size() && seeds[j].insn == next) more.push_back(seeds[j++]);
+      std::vector<SpanSeed> all = group;
+      all.insert(all.end(), more.begin(), more.end());
+      if (!run_span(t, f, next, next, all, &v)) break;
+      s = t;
+      group = all;
+      last = next;
+    }
+    i = j;
+
+    cs.first = first;
+    cs.last = last;
+    cs.start = f.insns[first].offset;
+    cs.end = f.insns[last].offset;
+    cs.tunes_t = std::any_of(group.begin(), group.end(), [](auto &g) { return !g.relation.linear; });
+    if (!ran) {
+      cs.detail = ran.error().message;
+      out.push_back(cs);
+      continue;
+    }
+    cs.defines = v_dependent(s);
+    for (int r = 0; r < 16; ++r)
+      if (has_v(s.gpr[r])) cs.expression += std::string(gpr_name(r)) + " = " + s.gpr[r].simplify().to_string() + "; ";
+    for (int fl = 0; fl < kFlagCount; ++fl)
+      if (has_v(s.flag[fl]) && !depends_on_undefined(s.flag[fl]))
+        cs.expression += std::string(flag_name(Flag(fl))) + " = " + s.flag[fl].simplify().to_string() + "; ";
+    if (cs.expression.size() > 600) cs.expression = cs.expression.substr(0, 600) + "…";
+
+    // Probe placement (paper §4): a pre-handler on the instruction after the span.
+    if (last + 1 >= f.insns.size()) {
+      cs.detail = "the span ends the function: no instruction to probe after it";
+      out.push_back(cs);
+      continue;
+    }
+    cs.probe = f.insns[last + 1].offset;
+    if (targets.count(last + 1)) {
+      cs.detail = "the instruction after the span is a branch target: the update would also run on other paths";
+      out.push_back(cs);
+      continue;
+    }
+    if (f.insns[last + 1].zi.meta.category == ZYDIS_CATEGORY_COND_BR)
+      cs.notes.push_back("the update probe sits on a conditional jump, which kprobes cannot jump-optimize (Appendix B)");
+
+    Synthesis syn = synthesize(f, first, last, group, c, in, s);
+    if (!syn.error.empty()) {
+      cs.detail = syn.error;
+      out.push_back(cs);
+      continue;
+    }
+    cs.kind = syn.kind;
+    cs.update = syn.update;
+    if (cs.kind == SynthKind::Dual) cs.capture = cs.start;
+    auto [lo, hi] = value_range(f, group);
+    cs.v_min = lo;
+    cs.v_max = hi;
+    auto [res, detail] = prove(f, first, last, group, cs.update, lo, hi, timeout_ms);
+    cs.proof = res;
+    cs.detail = detail;
+    out.push_back(cs);
+  }
+  return out;
+}
+
+}  // namespace kx

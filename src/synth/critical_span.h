@@ -1,0 +1,63 @@
+// Critical spans and their indirections (paper §3.4, design.md §1).
+//
+// A critical span (CS) is a single-entry, single-exit instruction range of
+// the ORIGINAL function that starts at the first seed of a group and ends
+// where the state it defines is first consumed (or the basic block ends).
+// Symbolic execution of the span with V symbolic gives the symbolic state
+// expression S' = f(S_in, V). The indirection is an update the runtime runs
+// at the instruction after the span, in one of three kinds:
+//   insertion — the span's inputs survive it: recompute its outputs there;
+//   inverse   — an input is clobbered reversibly (add/sub/xor/neg/not/odd
+//               imul/inc/dec/lea-add): undo it from the outputs, then redo;
+//   dual      — an input is clobbered irreversibly (and/or/shifts/mov):
+//               capture it at the span's start, recompute at its end.
+// Every update is proven with Z3: for all entry states and all new values in
+// the recorded range, span(V0) ; update(V') == span(V') on all registers,
+// defined flags and memory.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "seeds/function_diff.h"
+#include "seeds/relation.h"
+
+namespace kx {
+
+struct SpanSeed {
+  size_t insn = 0;     // index in the original function
+  size_t operand = 0;  // visible operand carrying T
+  Relation relation;
+};
+
+enum class SynthKind { Insertion, Inverse, Dual };
+const char *synth_kind_name(SynthKind k);
+
+enum class ProofResult { Proved, Failed, Timeout, NotSynthesized };
+const char *proof_name(ProofResult p);
+
+struct CriticalSpan {
+  std::string function;
+  size_t first = 0, last = 0;        // instruction indices, inclusive
+  uint64_t start = 0, end = 0;       // offsets of the first and last instruction
+  uint64_t probe = 0;                // offset of the update's kprobe (after the span)
+  std::optional<uint64_t> capture;   // dual: offset of the capture kprobe (the span's start)
+  std::vector<std::string> defines;  // registers, flags ("zf"), "mem"
+  std::string expression;            // the symbolic state expression, readable
+  bool tunes_t = false;              // non-linear relation: the value set is T itself
+  SynthKind kind = SynthKind::Insertion;
+  nlohmann::json update;             // {"captures": [...], "assign": [{"dest", "expr"}]}
+  ProofResult proof = ProofResult::NotSynthesized;
+  std::string detail;                // why not proved / counterexample
+  int64_t v_min = 0, v_max = 0;      // the proof's range of new values
+  std::vector<std::string> notes;    // probe placement remarks
+};
+
+// Groups a function's seeds into critical spans, synthesizes and proves each
+// update. `v0` is the value the binary was compiled with (the T of a
+// non-linear seed when it has no linear relation). `timeout_ms` bounds each proof.
+std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::vector<SpanSeed> seeds,
+                                               std::optional<int64_t> v0, unsigned timeout_ms = 10000);
+
+}  // namespace kx
