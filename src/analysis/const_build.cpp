@@ -244,6 +244,7 @@ nlohmann::json to_json(const ConstReport &r) {
   nlohmann::json j;
   j["id"] = r.id;
   j["spec"] = r.site.spec;
+  j["name"] = r.site.name;
   j["value"] = r.site.value ? nlohmann::json(*r.site.value) : nlohmann::json(nullptr);
   j["kind"] = site_kind_name(r.site.kind);
   j["definition"] = r.site.definition;
@@ -307,44 +308,6 @@ nlohmann::json to_json(const ConstReport &r) {
   t["total"] = total;
   j["timing"] = t;
   return j;
-}
-
-std::string to_text(const ConstReport &r) {
-  std::ostringstream o;
-  o << r.id << "  " << r.site.spec << "  " << r.site.definition << "\n";
-  o << "  value " << (r.site.value ? std::to_string(*r.site.value) : std::string("(whole definition)")) << ", "
-    << status_name(r.status) << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
-  o << "  objects rebuilt: " << join(r.objects, " ", 8) << " (test values " << join(r.test_values, ", ") << ")\n";
-  for (auto &u : r.uses) {
-    o << "  use " << u.seed.object << " " << u.seed.function << "+" << hex(u.seed.offset) << " [" << hex(u.address)
-      << "] " << u.seed.insn << "   " << u.seed.relation.describe() << (u.seed.renamed ? " (registers renamed)" : "")
-      << "\n";
-    std::string chain;
-    for (auto &f : u.source.frames) chain += (chain.empty() ? "" : " <- ") + f.function + " " + f.file + ":" + std::to_string(f.line);
-    o << "      " << (chain.empty() ? u.source.file + ":" + std::to_string(u.source.line) : chain) << "\n";
-  }
-  for (auto &cs : r.spans) {
-    o << "  span " << cs.function << "+" << hex(cs.start) << ".." << hex(cs.end) << " " << synth_kind_name(cs.kind)
-      << " defines";
-    for (auto &d : cs.defines) o << " " << d;
-    o << ", update at +" << hex(cs.probe) << ", " << proof_name(cs.proof);
-    if (cs.proof == ProofResult::Proved) o << " for V' in [" << cs.v_min << ", " << cs.v_max << "]";
-    if (!cs.detail.empty()) o << " (" << cs.detail << ")";
-    o << "\n";
-    for (auto &n : cs.notes) o << "      note: " << n << "\n";
-  }
-  o << "  time:";
-  double total = 0;
-  for (auto &[phase, s] : r.timing) {
-    char b[64];
-    snprintf(b, sizeof b, " %s %.1fs", phase.c_str(), s);
-    o << b;
-    total += s;
-  }
-  char b[32];
-  snprintf(b, sizeof b, " (total %.1fs)\n", total);
-  o << b;
-  return o.str();
 }
 
 }  // namespace kx

@@ -53,7 +53,7 @@ struct BuildOptions {
 };
 Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg, const BuildOptions &opts = {});
 
+// The report as stored in the scope table and printed by `kx build --json`.
 nlohmann::json to_json(const ConstReport &r);
-std::string to_text(const ConstReport &r);
 
 }  // namespace kx

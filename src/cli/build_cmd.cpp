@@ -3,6 +3,7 @@
 
 #include "analysis/const_build.h"
 #include "cli/commands.h"
+#include "scope/scope_table.h"
 
 namespace kx::cli {
 
@@ -18,13 +19,20 @@ void add_build_command(CLI::App &app, Globals &g, Action &action) {
       KX_ASSIGN(p, resolve_profile(g.profile));
       KX_ASSIGN(k, load_prepared(p));
       nlohmann::json all = nlohmann::json::array();
+      KX_ASSIGN(table, ScopeTable::open(ScopeTable::path_for(k.build_id)));
       for (auto &spec : *specs) {
         BuildOptions opts;
         opts.seeds_only = *seeds_only;
         auto r = build_const(k, spec, opts);
         if (!r) return r.error().context(spec);
-        if (*json) all.push_back(to_json(*r));
-        else std::cout << to_text(*r);
+        nlohmann::json j = to_json(*r);
+        // Seeds-only results are partial: they never replace a full analysis.
+        if (!*seeds_only) {
+          KX_ASSIGN(id, table.put(j));
+          j["id"] = id;
+        }
+        if (*json) all.push_back(j);
+        else std::cout << report_text(j);
       }
       if (*json) std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
       return 0;

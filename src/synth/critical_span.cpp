@@ -205,9 +205,15 @@ struct Synthesis {
   std::string error;
 };
 
+bool has_lost(const z3::expr &e) {
+  return contains_const(e, [](const std::string &n) { return n.rfind("lost!", 0) == 0; });
+}
+
 Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const std::vector<SpanSeed> &seeds,
-                     z3::context &c, const SymState &in, const SymState &end) {
+                     z3::context &c, const SymState &in, const SymState &end,
+                     const std::set<std::string> &force_capture = {}) {
   Synthesis out{SynthKind::Insertion, nlohmann::json::object(), ""};
+  std::set<std::string> undone;
   std::vector<std::string> defs = v_dependent(end);
   // Inputs the defined values depend on.
   std::set<std::string> inputs;
@@ -221,7 +227,11 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
     if (has_v(end.gpr[r])) collect(end.gpr[r]);
   for (int fl = 0; fl < kFlagCount; ++fl)
     if (has_v(end.flag[fl])) collect(end.flag[fl]);
-  if (has_v(end.mem)) collect(end.mem);
+  if (has_v(end.mem))  // the stores' addresses and bytes; the memory below is not read
+    for (z3::expr m = end.mem; m.is_app() && m.decl().decl_kind() == Z3_OP_STORE; m = m.arg(0)) {
+      collect(m.arg(1));
+      collect(m.arg(2));
+    }
   if (inputs.count("mem") || inputs.count("gs_base") || inputs.count("fs_base")) {
     out.error = "the span's result depends on memory it reads; updates cannot read memory";
     return out;
@@ -262,11 +272,14 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
       to.push_back(current);
       continue;
     }
-    // Clobbered: undo the span's writes to it, last to first.
+    // Clobbered: undo the span's writes to it, last to first. A 32-bit
+    // write loses the upper half; that is fine as long as no defined value
+    // depends on it (checked below, after substitution).
     std::optional<z3::expr> pre = current;
     for (size_t i = last + 1; i-- > first && pre;) pre = undo(f.insns[i], r, *pre, end, written);
-    if (pre && !contains_const(*pre, [](const std::string &n) { return n.rfind("lost!", 0) == 0; })) {
+    if (pre && !force_capture.count(name)) {
       inverse = true;
+      undone.insert(name);
       from.push_back(in.gpr[r]);
       to.push_back(*pre);
       continue;
@@ -278,8 +291,14 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
   out.kind = !captures.empty() ? SynthKind::Dual : inverse ? SynthKind::Inverse : SynthKind::Insertion;
 
   nlohmann::json assign = nlohmann::json::array();
+  bool lost = false;
   auto add = [&](nlohmann::json dest, z3::expr e) -> bool {
-    auto j = to_update_expr(e.substitute(from, to).simplify());
+    z3::expr sub = e.substitute(from, to).simplify();
+    if (has_lost(sub)) {
+      lost = true;
+      return true;
+    }
+    auto j = to_update_expr(sub);
     if (!j) {
       out.error = j.error().message;
       return false;
@@ -314,8 +333,13 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
       if (!add({{"mem8", *a}}, it->second)) return out;
     }
   }
+  if (lost) {
+    // An undone register lost bits a defined value needs: capture those instead.
+    std::set<std::string> more = force_capture;
+    more.insert(undone.begin(), undone.end());
+    return synthesize(f, first, last, seeds, c, in, end, more);
+  }
   out.update = {{"captures", captures}, {"assign", assign}};
-  (void)seeds;
   return out;
 }
 
@@ -465,6 +489,8 @@ std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::ve
       continue;
     }
     cs.defines = v_dependent(s);
+    for (int fl = 0; fl < kFlagCount; ++fl)
+      if (depends_on_undefined(s.flag[fl])) cs.undefined_flags.push_back(flag_name(Flag(fl)));
     for (int r = 0; r < 16; ++r)
       if (has_v(s.gpr[r])) cs.expression += std::string(gpr_name(r)) + " = " + s.gpr[r].simplify().to_string() + "; ";
     for (int fl = 0; fl < kFlagCount; ++fl)

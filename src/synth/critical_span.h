@@ -44,6 +44,7 @@ struct CriticalSpan {
   uint64_t probe = 0;                // offset of the update's kprobe (after the span)
   std::optional<uint64_t> capture;   // dual: offset of the capture kprobe (the span's start)
   std::vector<std::string> defines;  // registers, flags ("zf"), "mem"
+  std::vector<std::string> undefined_flags;  // flags the span leaves undefined (ISA): no one may read them
   std::string expression;            // the symbolic state expression, readable
   bool tunes_t = false;              // non-linear relation: the value set is T itself
   SynthKind kind = SynthKind::Insertion;

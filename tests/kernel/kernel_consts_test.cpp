@@ -50,6 +50,16 @@ class KernelConsts : public ::testing::Test {
     return {"", ""};
   }
 
+  // Every critical span proven, with the kind expected; returns kind -> function.
+  std::multimap<std::string, std::string> spans(const ConstReport &r) {
+    std::multimap<std::string, std::string> out;
+    for (auto &cs : r.spans) {
+      EXPECT_EQ(cs.proof, ProofResult::Proved) << cs.function << ": " << cs.detail;
+      out.emplace(synth_kind_name(cs.kind), cs.function);
+    }
+    return out;
+  }
+
   // Checks every use against the vmlinux; returns relation -> function.
   std::multimap<std::string, std::string> uses(const ConstReport &r) {
     std::multimap<std::string, std::string> out;
@@ -78,6 +88,7 @@ TEST_F(KernelConsts, ShrinkBatch) {
   EXPECT_EQ(uses(r), (std::multimap<std::string, std::string>{{"T = V", "do_shrink_slab"}}));
   ASSERT_EQ(r.uses.size(), 1u);
   EXPECT_EQ(r.uses[0].seed.original_t, 128);
+  EXPECT_EQ(spans(r), (std::multimap<std::string, std::string>{{"insertion", "do_shrink_slab"}}));
 }
 
 // block/blk.h `BLK_MAX_REQUEST_COUNT 32`: blk_start_plug_nr_ios keeps V;
@@ -94,6 +105,10 @@ TEST_F(KernelConsts, BlkMaxRequestCount) {
   for (auto &u : r.uses)
     if (u.seed.function == "blk_add_rq_to_plug")
       EXPECT_EQ(u.source.frames.front().function, "blk_plug_max_rq_count");  // the inline chain
+  // The and/add pair is one span; the mask destroys eax, so it is captured
+  // at the and and the pair recomputed before the cmp (dual location).
+  EXPECT_EQ(spans(r), (std::multimap<std::string, std::string>{{"dual", "blk_add_rq_to_plug"},
+                                                               {"insertion", "blk_start_plug_nr_ios"}}));
 }
 
 // kernel/softirq.c:518 `MAX_SOFTIRQ_RESTART 10`: `mov $0xa,%r14d` in
@@ -105,6 +120,7 @@ TEST_F(KernelConsts, MaxSoftirqRestart) {
   EXPECT_EQ(uses(r), (std::multimap<std::string, std::string>{{"T = V", "handle_softirqs"}}));
   ASSERT_EQ(r.uses.size(), 1u);
   EXPECT_EQ(r.uses[0].seed.original_t, 10);
+  EXPECT_EQ(spans(r), (std::multimap<std::string, std::string>{{"insertion", "handle_softirqs"}}));
 }
 
 // kernel/softirq.c:517 `MAX_SOFTIRQ_TIME msecs_to_jiffies(2)`: at HZ=250 the
@@ -129,6 +145,16 @@ TEST_F(KernelConsts, HystartMinSamplesAndDelayMin) {
   EXPECT_EQ(d.status, ConstStatus::Tunable) << d.reason;
   EXPECT_EQ(uses(d), (std::multimap<std::string, std::string>{{"T = V", "cubictcp_acked"}}));
   EXPECT_EQ(d.uses.at(0).seed.original_t, 4000);
+  EXPECT_EQ(spans(s), (std::multimap<std::string, std::string>{{"insertion", "cubictcp_acked"}}));
+  EXPECT_EQ(spans(d), (std::multimap<std::string, std::string>{{"insertion", "cubictcp_acked"}}));
+  // The third HyStart knob, `delay_min >> 3`: a shift clobbers eax (and may
+  // keep the flags), so its update captures them first.
+  auto shift = build("net/ipv4/tcp_cubic.c:439:0");
+  EXPECT_EQ(shift.status, ConstStatus::Tunable) << shift.reason;
+  EXPECT_EQ(spans(shift), (std::multimap<std::string, std::string>{{"dual", "cubictcp_acked"}}));
+  auto max = build("HYSTART_DELAY_MAX");
+  EXPECT_EQ(max.status, ConstStatus::Tunable) << max.reason;
+  EXPECT_EQ(spans(max), (std::multimap<std::string, std::string>{{"insertion", "cubictcp_acked"}}));
 }
 
 }  // namespace
