@@ -50,7 +50,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "kx: error: no command given (see kx --help)\n");
     return 2;
   }
-  auto r = action();
+  kx::Result<int> r = 0;
+  try {
+    r = action();
+  } catch (const std::exception &e) {  // a library threw (Z3, JSON): still one clear line
+    fprintf(stderr, "kx: error: internal error: %s\n", e.what());
+    return 1;
+  }
   if (!r) {
     fprintf(stderr, "kx: error: %s\n", r.error().message.c_str());
     return 1;

@@ -89,12 +89,13 @@ struct Lifter {
     s.flag[PF] = parity(r);
   }
 
-  // a + b + carry_in, with every flag.
+  // a + b + carry_in, with every flag. Carries are stated in w bits (no
+  // w+1-bit terms), so updates built from them stay within 64 bits.
   z3::expr add(const z3::expr &a, const z3::expr &b, const z3::expr &cin, bool set_cf = true) {
     unsigned w = a.get_sort().bv_size();
-    z3::expr wide = z3::zext(a, 1) + z3::zext(b, 1) + z3::zext(z3::ite(cin, c.bv_val(1, 1), c.bv_val(0, 1)), w);
-    z3::expr r = wide.extract(w - 1, 0);
-    if (set_cf) s.flag[CF] = bit(wide, w);
+    z3::expr r = (a + b + z3::zext(z3::ite(cin, c.bv_val(1, 1), c.bv_val(0, 1)), w - 1)).simplify();
+    // a + b (+1) wraps iff the result is below a (at most a, with a carry in).
+    if (set_cf) s.flag[CF] = z3::ite(cin, z3::ule(r, a), z3::ult(r, a));
     s.flag[OF] = (msb(a) == msb(b)) && (msb(r) != msb(a));
     s.flag[AF] = bit(a ^ b ^ r, 4);
     result_flags(r);
@@ -104,9 +105,9 @@ struct Lifter {
   // a - b - borrow_in, with every flag.
   z3::expr sub(const z3::expr &a, const z3::expr &b, const z3::expr &bin, bool set_cf = true) {
     unsigned w = a.get_sort().bv_size();
-    z3::expr bw = z3::zext(b, 1) + z3::zext(z3::ite(bin, c.bv_val(1, 1), c.bv_val(0, 1)), w);
     z3::expr r = (a - b - z3::zext(z3::ite(bin, c.bv_val(1, 1), c.bv_val(0, 1)), w - 1)).simplify();
-    if (set_cf) s.flag[CF] = z3::ult(z3::zext(a, 1), bw);
+    // a - b (-1) borrows iff a is below b (at most b, with a borrow in).
+    if (set_cf) s.flag[CF] = z3::ite(bin, z3::ule(a, b), z3::ult(a, b));
     s.flag[OF] = (msb(a) != msb(b)) && (msb(r) != msb(a));
     s.flag[AF] = bit(a ^ b ^ r, 4);
     result_flags(r);
