@@ -81,6 +81,16 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
   PhaseTimer timer(r);
   r.release = k.profile.release;
   r.build_id = k.build_id;
+  {
+    // An edit left by a killed kx is undone before anyone reads the tree.
+    KX_ASSIGN(writing, TreeLock::take(k, true));
+    KX_TRY(recover_tree(k));
+  }
+  std::optional<TreeLock> reading;
+  {
+    KX_ASSIGN(l, TreeLock::take(k, false));
+    reading.emplace(std::move(l));
+  }
   KX_ASSIGN(site, resolve_const(k.tree, arg));
   r.site = site;
   r.id = const_id(site);
@@ -90,6 +100,7 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
 
   KX_ASSIGN(cus, read_compile_units(k.profile.debug_vmlinux, k.tree));
   AffectedObjects affected = find_affected_objects(k.tree, cus, site.file, site.name);
+  reading.reset();  // the rebuilds below take the tree exclusively
   r.objects = affected.objects;
   r.macros = affected.macros;
   timer.lap("objects");
@@ -207,10 +218,18 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
           if (fn.insns[i].offset == u.seed.offset)
             by_fn[u.seed.object][u.seed.function].push_back({i, u.seed.operand, u.seed.relation});
       }
+      std::vector<SpanStart> starts;
       for (auto &[obj, fns] : by_fn)
         for (auto &[fn, seeds] : fns)
-          for (auto &cs : build_critical_spans(decoded[obj].at(fn), seeds, v0)) r.spans.push_back(cs);
+          for (auto &cs : build_critical_spans(decoded[obj].at(fn), seeds, v0)) {
+            starts.push_back({r.function_address.at(obj + ":" + fn), cs.first, cs.last, cs.defines});
+            r.spans.push_back(cs);
+          }
       timer.lap("spans");
+      // Safe spans, on the linked kernel (paper §3.5).
+      KernelCode code(vmlinux.elf());
+      r.safe_spans = build_safe_spans(code, starts);
+      timer.lap("safe_spans");
     }
   }
 
@@ -293,6 +312,25 @@ nlohmann::json to_json(const ConstReport &r) {
     if (!cs.detail.empty()) span["detail"] = cs.detail;
     if (!cs.notes.empty()) span["notes"] = cs.notes;
     j["critical_spans"].push_back(span);
+  }
+  j["safe_spans"] = nlohmann::json::array();
+  for (auto &ss : r.safe_spans) {
+    nlohmann::json exits = nlohmann::json::array(), ranges = nlohmann::json::array(), probes = nlohmann::json::array();
+    for (auto e : ss.exits) exits.push_back(hex(e));
+    for (auto &rg : ss.ranges) ranges.push_back({{"function", rg.function}, {"start", hex(rg.start)}, {"end", hex(rg.end)}});
+    for (auto &p : ss.probes) {
+      nlohmann::json pj = {{"address", hex(p.address)}, {"kind", p.kind}, {"probeable", p.probeable}};
+      if (!p.probeable) pj["why_not"] = p.why_not;
+      if (p.fallback) pj["fallback"] = hex(*p.fallback);
+      probes.push_back(pj);
+    }
+    nlohmann::json sj = {{"function", ss.function}, {"entry", hex(ss.entry)}, {"exits", exits},
+                         {"callees", ss.callees},   {"callers", ss.callers}, {"size_insns", ss.size_insns},
+                         {"merged_from", ss.merged_from}, {"ranges", ranges}, {"probes", probes},
+                         {"conservative", ss.conservative}};
+    if (ss.conservative) sj["conservative_reason"] = ss.conservative_reason;
+    if (!ss.escapes.empty()) sj["escapes"] = ss.escapes;
+    j["safe_spans"].push_back(sj);
   }
   j["status"] = status_name(r.status);
   j["reason"] = r.reason;

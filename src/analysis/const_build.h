@@ -14,6 +14,7 @@
 #include "kernel/tree_cache.h"
 #include "seeds/seeds.h"
 #include "spec/locate.h"
+#include "slice/safe_span.h"
 #include "synth/critical_span.h"
 
 namespace kx {
@@ -37,6 +38,7 @@ struct ConstReport {
   std::vector<ConstUse> uses;
   std::vector<CriticalSpan> spans;  // with the vmlinux address of each span's function
   std::map<std::string, uint64_t> function_address;  // "object:function" -> vmlinux link address
+  std::vector<SafeSpan> safe_spans;
   std::vector<std::string> structural, unmapped, layout;
   ConstStatus status = ConstStatus::Error;
   std::string reason;

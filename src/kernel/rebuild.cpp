@@ -24,29 +24,6 @@ void on_signal(int) { g_interrupted = 1; }
 
 fs::path journal_dir(const PreparedKernel &k) { return profile_cache_dir(k.profile) / "journal"; }
 
-// Holds an exclusive lock on the tree.
-class TreeLock {
- public:
-  static Result<TreeLock> take(const PreparedKernel &k) {
-    fs::path p = profile_cache_dir(k.profile) / "tree.lock";
-    int fd = open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return make_error("cannot open " + p.string());
-    if (flock(fd, LOCK_EX) != 0) {
-      close(fd);
-      return make_error("cannot lock " + p.string());
-    }
-    return TreeLock(fd);
-  }
-  TreeLock(TreeLock &&o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  ~TreeLock() {
-    if (fd_ >= 0) close(fd_);
-  }
-
- private:
-  explicit TreeLock(int fd) : fd_(fd) {}
-  int fd_;
-};
-
 // Catches Ctrl-C/TERM/HUP while the tree is edited: make (same process
 // group) stops on its own; we restore before reporting the interruption.
 struct InterruptScope {
@@ -106,6 +83,22 @@ Status apply_edits(const PreparedKernel &k, const std::vector<SourceEdit> &edits
 
 }  // namespace
 
+Result<TreeLock> TreeLock::take(const PreparedKernel &k, bool exclusive) {
+  fs::path p = profile_cache_dir(k.profile) / "tree.lock";
+  int fd = open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return make_error("cannot open " + p.string());
+  if (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+    close(fd);
+    return make_error("cannot lock " + p.string());
+  }
+  return TreeLock(fd);
+}
+
+TreeLock::TreeLock(TreeLock &&o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+TreeLock::~TreeLock() {
+  if (fd_ >= 0) close(fd_);
+}
+
 Status recover_tree(const PreparedKernel &k) {
   fs::path dir = journal_dir(k);
   auto meta_text = read_file(dir / "meta.json");
@@ -133,7 +126,7 @@ Status recover_tree(const PreparedKernel &k) {
 
 Status build_variant(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
                      const std::vector<std::string> &objects, const fs::path &out_dir) {
-  KX_ASSIGN(lock, TreeLock::take(k));
+  KX_ASSIGN(lock, TreeLock::take(k, true));
   KX_TRY(recover_tree(k));
   InterruptScope interrupts;
   std::error_code ec;

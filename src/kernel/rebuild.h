@@ -19,6 +19,20 @@ struct SourceEdit {
   std::string text;     // replacement
 };
 
+// A lock on the tree: shared for readers of its sources (locating a const,
+// finding its objects), exclusive while an edit is applied. Parallel kx
+// builds thus never read a file another has edited.
+class TreeLock {
+ public:
+  static Result<TreeLock> take(const PreparedKernel &k, bool exclusive);
+  TreeLock(TreeLock &&o) noexcept;
+  ~TreeLock();
+
+ private:
+  explicit TreeLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 // Undoes an interrupted edit recorded in the journal, if any. Called by
 // build_variant; exposed for `kx kernel prepare` and tests.
 Status recover_tree(const PreparedKernel &k);

@@ -26,6 +26,11 @@ CREATE TABLE IF NOT EXISTS critical_spans (
   function TEXT, start INTEGER, "end" INTEGER, address TEXT, probe_address TEXT, capture_address TEXT,
   kind TEXT, defines TEXT, "update" TEXT, proof TEXT, v_min INTEGER, v_max INTEGER, detail TEXT,
   PRIMARY KEY (const_id, idx));
+CREATE TABLE IF NOT EXISTS safe_spans (
+  const_id TEXT NOT NULL REFERENCES consts(id) ON DELETE CASCADE, idx INTEGER NOT NULL,
+  function TEXT, entry TEXT, exits TEXT, callees TEXT, size_insns INTEGER, merged_from TEXT,
+  conservative INTEGER, detail TEXT,
+  PRIMARY KEY (const_id, idx));
 )SQL";
 
 class Stmt {
@@ -144,6 +149,15 @@ Result<std::string> ScopeTable::put(const nlohmann::json &r) {
     ins.integer(13, range[0].get<int64_t>()).integer(14, range[1].get<int64_t>()).text(15, str(cs, "detail"));
     if (ins.step() != SQLITE_DONE) return fail(sql_error(db_, "scope table"));
   }
+  idx = 0;
+  for (auto &ss : r.value("safe_spans", nlohmann::json::array())) {
+    Stmt ins(db_, "INSERT INTO safe_spans VALUES (?,?,?,?,?,?,?,?,?,?)");
+    ins.text(1, id).integer(2, idx++).text(3, str(ss, "function")).text(4, str(ss, "entry"));
+    ins.text(5, ss.value("exits", nlohmann::json()).dump()).text(6, ss.value("callees", nlohmann::json()).dump());
+    ins.integer(7, ss.value("size_insns", 0)).text(8, ss.value("merged_from", nlohmann::json()).dump());
+    ins.integer(9, ss.value("conservative", false) ? 1 : 0).text(10, str(ss, "conservative_reason"));
+    if (ins.step() != SQLITE_DONE) return fail(sql_error(db_, "scope table"));
+  }
   KX_TRY(exec(db_, "COMMIT"));
   return id;
 }
@@ -220,6 +234,15 @@ std::string report_text(const nlohmann::json &r) {
     if (!str(cs, "detail").empty()) s += " (" + str(cs, "detail") + ")";
     line(s);
     for (auto &n : cs.value("notes", nlohmann::json::array())) line("      note: " + n.get<std::string>());
+  }
+  for (auto &ss : r.value("safe_spans", nlohmann::json::array())) {
+    std::string exits, callees;
+    for (auto &e : ss.value("exits", nlohmann::json::array())) exits += " " + e.get<std::string>();
+    for (auto &c : ss.value("callees", nlohmann::json::array())) callees += " " + c.get<std::string>();
+    line("  safe span " + str(ss, "function") + " entry " + str(ss, "entry") + ", " +
+         std::to_string(ss.value("size_insns", 0)) + " instructions, exits" + exits +
+         (callees.empty() ? "" : ", callees" + callees) +
+         (ss.value("conservative", false) ? " (conservative: " + str(ss, "conservative_reason") + ")" : ""));
   }
   if (r.contains("timing")) {
     char b[64];

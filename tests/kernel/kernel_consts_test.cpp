@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "analysis/const_build.h"
 #include "binary/disasm.h"
@@ -73,6 +74,15 @@ class KernelConsts : public ::testing::Test {
     return out;
   }
 
+  uint64_t symbol(const std::string &name) { return vmlinux_->find_symbols(name).at(0)->value; }
+  const SafeSpan &safe_span(const ConstReport &r, const std::string &fn) {
+    for (auto &ss : r.safe_spans)
+      if (ss.function == fn) return ss;
+    ADD_FAILURE() << "no safe span in " << fn;
+    static SafeSpan none;
+    return none;
+  }
+
   static PreparedKernel *kernel_;
   static ElfFile *vmlinux_;
 };
@@ -89,6 +99,14 @@ TEST_F(KernelConsts, ShrinkBatch) {
   ASSERT_EQ(r.uses.size(), 1u);
   EXPECT_EQ(r.uses[0].seed.original_t, 128);
   EXPECT_EQ(spans(r), (std::multimap<std::string, std::string>{{"insertion", "do_shrink_slab"}}));
+  // Safe span, checked by hand: batch_size lives through the whole scan loop
+  // (`while (total_scan >= batch_size ...)`); it escapes where it is stored
+  // into *shrinkctl (nr_to_scan, nr_scanned): those objects keep it.
+  const SafeSpan &ss = safe_span(r, "do_shrink_slab");
+  EXPECT_EQ(ss.entry, symbol("do_shrink_slab") + 0x7);
+  EXPECT_GT(ss.size_insns, 50u);
+  EXPECT_EQ(ss.escapes.size(), 2u);
+  EXPECT_FALSE(ss.conservative);
 }
 
 // block/blk.h `BLK_MAX_REQUEST_COUNT 32`: blk_start_plug_nr_ios keeps V;
@@ -109,6 +127,17 @@ TEST_F(KernelConsts, BlkMaxRequestCount) {
   // at the and and the pair recomputed before the cmp (dual location).
   EXPECT_EQ(spans(r), (std::multimap<std::string, std::string>{{"dual", "blk_add_rq_to_plug"},
                                                                {"insertion", "blk_start_plug_nr_ios"}}));
+  // Safe spans, checked by hand on the disassembly: in blk_add_rq_to_plug the
+  // limit lives in eax for `cmp %ax,%dx; jae`; on the fall-through path
+  // `mov 0x0(%rbp),%rax` kills it and `test $0x8,%al` the flags (exit at
+  // +0x48); on the flush path it dies at the call (exit after it, +0xa7).
+  uint64_t f = symbol("blk_add_rq_to_plug");
+  const SafeSpan &plug = safe_span(r, "blk_add_rq_to_plug");
+  EXPECT_EQ(plug.entry, f + 0x30);
+  EXPECT_EQ(std::set<uint64_t>(plug.exits.begin(), plug.exits.end()), (std::set<uint64_t>{f + 0x48, f + 0xa7}));
+  EXPECT_EQ(plug.size_insns, 10u);
+  // blk_start_plug_nr_ios: min(nr_ios, V) is stored in plug->max_rq_count: escapes.
+  EXPECT_EQ(safe_span(r, "blk_start_plug_nr_ios").escapes.size(), 1u);
 }
 
 // kernel/softirq.c:518 `MAX_SOFTIRQ_RESTART 10`: `mov $0xa,%r14d` in
@@ -121,6 +150,11 @@ TEST_F(KernelConsts, MaxSoftirqRestart) {
   ASSERT_EQ(r.uses.size(), 1u);
   EXPECT_EQ(r.uses[0].seed.original_t, 10);
   EXPECT_EQ(spans(r), (std::multimap<std::string, std::string>{{"insertion", "handle_softirqs"}}));
+  // The restart counter (r14) lives around the whole restart loop.
+  const SafeSpan &ss = safe_span(r, "handle_softirqs");
+  EXPECT_EQ(ss.entry, symbol("handle_softirqs") + 0x4c);
+  EXPECT_GT(ss.size_insns, 40u);
+  EXPECT_TRUE(ss.escapes.empty());
 }
 
 // kernel/softirq.c:517 `MAX_SOFTIRQ_TIME msecs_to_jiffies(2)`: at HZ=250 the
