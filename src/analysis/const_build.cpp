@@ -219,12 +219,25 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
             by_fn[u.seed.object][u.seed.function].push_back({i, u.seed.operand, u.seed.relation});
       }
       std::vector<SpanStart> starts;
-      for (auto &[obj, fns] : by_fn)
-        for (auto &[fn, seeds] : fns)
-          for (auto &cs : build_critical_spans(decoded[obj].at(fn), seeds, v0)) {
+      for (auto &[obj, fns] : by_fn) {
+        // The test builds of this object, for the cross-build check.
+        std::vector<std::pair<int64_t, std::map<std::string, DecodedFunction>>> variants;
+        for (int64_t v : r.test_values) {
+          KX_ASSIGN(e, ElfFile::open(work / std::to_string(v) / obj));
+          KX_ASSIGN(fv, decode_functions(e));
+          variants.push_back({v, std::move(fv)});
+        }
+        for (auto &[fn, seeds] : fns) {
+          std::vector<TestBuild> tests;
+          for (auto &[v, fv] : variants)
+            for (auto &[a, b] : match_functions(decoded[obj], fv))
+              if (a == fn) tests.push_back({v, &fv.at(b)});
+          for (auto &cs : build_critical_spans(decoded[obj].at(fn), seeds, v0, tests)) {
             starts.push_back({r.function_address.at(obj + ":" + fn), cs.first, cs.last, cs.defines});
             r.spans.push_back(cs);
           }
+        }
+      }
       timer.lap("spans");
       // Safe spans, on the linked kernel (paper §3.5).
       KernelCode code(vmlinux.elf());
@@ -309,6 +322,9 @@ nlohmann::json to_json(const ConstReport &r) {
                            {"value_range", {cs.v_min, cs.v_max}},
                            {"tunes_t", cs.tunes_t}};
     if (cs.capture) span["capture_address"] = hex(base + *cs.capture);
+    nlohmann::json cross = nlohmann::json::object();
+    for (auto &[v, verdict] : cs.cross_builds) cross[std::to_string(v)] = verdict;
+    span["cross_builds"] = cross;
     if (!cs.detail.empty()) span["detail"] = cs.detail;
     if (!cs.notes.empty()) span["notes"] = cs.notes;
     j["critical_spans"].push_back(span);

@@ -406,6 +406,38 @@ std::pair<ProofResult, std::string> prove(const DecodedFunction &f, size_t first
   return {ProofResult::Failed, "z3 gave no answer"};
 }
 
+// Z3: span(orig, V := value) == span(test build) on every location.
+std::string same_expression(const DecodedFunction &orig, size_t first, size_t last, const std::vector<SpanSeed> &seeds,
+                            const DecodedFunction &test, int64_t value, unsigned timeout_ms) {
+  std::vector<long> map = align_functions(orig, test);
+  long tf = map[first], tl = map[last];
+  if (tf < 0 || tl < 0 || tl - tf != static_cast<long>(last - first)) return "not comparable: the span does not align";
+  z3::context c;
+  SymState sigma(c, "p_");
+  SymState a = sigma, b = sigma;
+  z3::expr v = c.bv_val(value, 64);
+  // Both at address 0: rip-relative operands then agree across layouts.
+  for (size_t i = first; i <= last; ++i) {
+    auto r = lift(a, orig.insns[i], 0, overrides_at(seeds, i, v));
+    if (!r) return "not comparable: " + r.error().message;
+  }
+  for (long i = tf; i <= tl; ++i) {
+    auto r = lift(b, test.insns[i], 0);
+    if (!r) return "not comparable: " + r.error().message;
+  }
+  z3::expr same = a.mem == b.mem;
+  for (int r = 0; r < 16; ++r) same = same && a.gpr[r] == b.gpr[r];
+  for (int fl = 0; fl < kFlagCount; ++fl)
+    if (!depends_on_undefined(a.flag[fl]) && !depends_on_undefined(b.flag[fl])) same = same && a.flag[fl] == b.flag[fl];
+  z3::solver s(c);
+  z3::params p(c);
+  p.set("timeout", timeout_ms);
+  s.set(p);
+  s.add(!same);
+  auto res = s.check();
+  return res == z3::unsat ? "same" : res == z3::sat ? "differs" : "not comparable: z3 timed out";
+}
+
 // New values whose T still fits each seed's operand (the compiler would use
 // another instruction beyond that).
 std::pair<int64_t, int64_t> value_range(const DecodedFunction &f, const std::vector<SpanSeed> &seeds) {
@@ -435,7 +467,8 @@ std::pair<int64_t, int64_t> value_range(const DecodedFunction &f, const std::vec
 }  // namespace
 
 std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::vector<SpanSeed> seeds,
-                                               std::optional<int64_t> v0, unsigned timeout_ms) {
+                                               std::optional<int64_t> v0, const std::vector<TestBuild> &tests,
+                                               unsigned timeout_ms) {
   std::vector<CriticalSpan> out;
   std::sort(seeds.begin(), seeds.end(), [](auto &a, auto &b) { return a.insn < b.insn; });
   std::set<size_t> targets;
@@ -528,6 +561,17 @@ std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::ve
     auto [res, detail] = prove(f, first, last, group, cs.update, lo, hi, timeout_ms);
     cs.proof = res;
     cs.detail = detail;
+    // Linear seeds only: a non-linear T has no V to instantiate.
+    if (!cs.tunes_t)
+      for (auto &t : tests) {
+        std::string verdict = same_expression(f, first, last, group, *t.function, t.value, timeout_ms);
+        cs.cross_builds.push_back({t.value, verdict});
+        if (verdict == "differs" && cs.proof == ProofResult::Proved) {
+          cs.proof = ProofResult::Failed;
+          cs.detail = "the span's symbolic state expression at V=" + std::to_string(t.value) +
+                      " differs from what the compiler generated for that value";
+        }
+      }
     out.push_back(cs);
   }
   return out;

@@ -53,12 +53,25 @@ struct CriticalSpan {
   std::string detail;                // why not proved / counterexample
   int64_t v_min = 0, v_max = 0;      // the proof's range of new values
   std::vector<std::string> notes;    // probe placement remarks
+  // The symbolic state expression checked against each test build: Z3 shows
+  // the ORIGINAL span instantiated at V = test value equals the span the
+  // compiler generated for that value (canonicalization-aware: shl vs mul,
+  // lea chains and imm8/imm32 encodings compare equal when they compute the
+  // same state). value -> "same" | "differs" | "not comparable: …".
+  std::vector<std::pair<int64_t, std::string>> cross_builds;
+};
+
+// A test build of the function, for the cross-build check.
+struct TestBuild {
+  int64_t value;
+  const DecodedFunction *function;
 };
 
 // Groups a function's seeds into critical spans, synthesizes and proves each
 // update. `v0` is the value the binary was compiled with (the T of a
 // non-linear seed when it has no linear relation). `timeout_ms` bounds each proof.
 std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::vector<SpanSeed> seeds,
-                                               std::optional<int64_t> v0, unsigned timeout_ms = 10000);
+                                               std::optional<int64_t> v0, const std::vector<TestBuild> &tests = {},
+                                               unsigned timeout_ms = 10000);
 
 }  // namespace kx
