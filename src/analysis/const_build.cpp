@@ -204,11 +204,60 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
     }
     timer.lap("map");
 
+    // Seeds the original has no instruction for: match the regions around
+    // them by symbolic expression (synth/critical_span.h, build_region_span).
+    std::vector<CriticalSpan> region_spans;
+    std::vector<std::string> region_objects;
+    if (v0 && r.layout.empty() && r.structural.empty())
+      for (size_t i = 0; i < found.size(); ++i)
+        for (auto &rg : found[i].regions) {
+          const std::string &obj = r.objects[i];
+          KX_ASSIGN(test_elf, ElfFile::open(work / std::to_string(rg.test_value) / obj));
+          KX_ASSIGN(test_fns, decode_functions(test_elf));
+          if (!objs.count(obj)) {
+            KX_ASSIGN(e, ElfFile::open(orig_dir / obj));
+            objs.emplace(obj, std::move(e));
+          }
+          KX_ASSIGN(orig_fns, decode_functions(objs.at(obj)));
+          std::vector<SpanSeed> seeds;
+          for (auto &[insn, op, rel] : rg.seeds) seeds.push_back({insn, op, rel});
+          std::string why;
+          auto cs = build_region_span(orig_fns.at(rg.function), rg.orig_first, rg.orig_last,
+                                      test_fns.at(rg.test_function), rg.test_first, rg.test_last, seeds, *v0, why);
+          if (!cs || cs->proof != ProofResult::Proved) {
+            for (auto &m : r.unmapped)
+              for (auto &u : rg.unmapped)
+                if (m == obj + ":" + u) m += "; by symbolic expression: " + (cs ? cs->detail : why);
+            continue;
+          }
+          std::erase_if(r.unmapped, [&](const std::string &m) {
+            return std::any_of(rg.unmapped.begin(), rg.unmapped.end(), [&](auto &u) { return m.rfind(obj + ":" + u, 0) == 0; });
+          });
+          const ElfFile &o = objs.at(obj);
+          KX_ASSIGN(base, vmlinux.address_of(o, *o.find_symbols(rg.function).at(0)));
+          r.function_address[obj + ":" + rg.function] = base;
+          const DecodedFunction &of = orig_fns.at(rg.function);
+          Seed sd;
+          sd.object = obj;
+          sd.function = rg.function;
+          sd.offset = of.insns[rg.orig_first].offset;
+          sd.insn = of.insns[rg.orig_first].text + " … " + of.insns[rg.orig_last].text;
+          sd.relation = std::get<2>(rg.seeds.front());
+          sd.original_t = sd.relation.apply(*v0).value_or(0);
+          sd.by_expression = true;
+          ConstUse use{sd, base + sd.offset, {}};
+          if (auto loc = dbg.locate(use.address)) use.source = *loc;
+          r.uses.push_back(use);
+          region_spans.push_back(*cs);
+          region_objects.push_back(obj);
+        }
+
     // Critical spans, per function of the original objects (paper §3.4).
     if (!opts.seeds_only && r.layout.empty() && r.structural.empty() && r.unmapped.empty()) {
       std::map<std::string, std::map<std::string, std::vector<SpanSeed>>> by_fn;  // object -> function -> seeds
       std::map<std::string, std::map<std::string, DecodedFunction>> decoded;
       for (auto &u : r.uses) {
+        if (u.seed.by_expression) continue;  // its span is built above
         if (!decoded.count(u.seed.object)) {
           KX_ASSIGN(fns, decode_functions(objs.at(u.seed.object)));
           decoded[u.seed.object] = std::move(fns);
@@ -219,6 +268,11 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
             by_fn[u.seed.object][u.seed.function].push_back({i, u.seed.operand, u.seed.relation});
       }
       std::vector<SpanStart> starts;
+      for (size_t k = 0; k < region_spans.size(); ++k) {
+        auto &cs = region_spans[k];
+        starts.push_back({r.function_address.at(region_objects[k] + ":" + cs.function), cs.first, cs.last, cs.defines});
+        r.spans.push_back(cs);
+      }
       for (auto &[obj, fns] : by_fn) {
         // The test builds of this object, for the cross-build check.
         std::vector<std::pair<int64_t, std::map<std::string, DecodedFunction>>> variants;
@@ -293,6 +347,7 @@ nlohmann::json to_json(const ConstReport &r) {
                           {"operand", u.seed.operand},
                           {"t", u.seed.original_t},
                           {"renamed", u.seed.renamed},
+                          {"matched", u.seed.by_expression ? "expression" : "operand"},
                           {"source", u.source.file + ":" + std::to_string(u.source.line)}};
     nlohmann::json chain = nlohmann::json::array();
     for (auto &f : u.source.frames)

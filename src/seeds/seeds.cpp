@@ -30,6 +30,36 @@ std::optional<std::string> layout_use(const DecodedFunction &f, const ValueChang
   return std::nullopt;
 }
 
+// Files an unmapped seed under the region between its nearest aligned
+// neighbours (same basic block, no branch, at most 24 instructions a side).
+void add_to_region(ObjectSeeds &out, const DecodedFunction &test, const DecodedFunction &orig,
+                   const std::vector<long> &to_orig, size_t i, size_t k, const Relation &rel, int64_t value,
+                   bool base_is_test, const std::string &msg) {
+  if (!base_is_test) return;  // the reference build is the original itself
+  auto branchy = [](const Insn &in) {
+    auto c = in.zi.meta.category;
+    return c == ZYDIS_CATEGORY_COND_BR || c == ZYDIS_CATEGORY_UNCOND_BR || c == ZYDIS_CATEGORY_CALL ||
+           c == ZYDIS_CATEGORY_RET;
+  };
+  long a = static_cast<long>(i) - 1, b = static_cast<long>(i) + 1;
+  while (a >= 0 && to_orig[a] < 0 && !branchy(test.insns[a])) --a;
+  while (b < static_cast<long>(to_orig.size()) && to_orig[b] < 0 && !branchy(test.insns[b])) ++b;
+  // The function's start is an anchor too (-1 in both builds).
+  if (b >= static_cast<long>(to_orig.size()) || to_orig[b] < 0 || (a >= 0 && to_orig[a] < 0)) return;
+  long oa = a < 0 ? -1 : to_orig[a], ob = to_orig[b];
+  if (ob - oa < 2 || ob - oa > 25 || b - a > 25) return;  // empty or too large
+  for (long x = oa + 1; x < ob; ++x)
+    if (branchy(orig.insns[x])) return;
+  for (auto &r : out.regions)
+    if (r.test_function == test.name && r.test_first == static_cast<size_t>(a + 1)) {
+      r.seeds.push_back({i, k, rel});
+      r.unmapped.push_back(msg);
+      return;
+    }
+  out.regions.push_back({orig.name, test.name, value, static_cast<size_t>(a + 1), static_cast<size_t>(b - 1),
+                         static_cast<size_t>(oa + 1), static_cast<size_t>(ob - 1), {{i, k, rel}}, {msg}});
+}
+
 }  // namespace
 
 Result<ObjectSeeds> find_object_seeds(const std::string &object, const std::filesystem::path &original,
@@ -139,8 +169,10 @@ Result<ObjectSeeds> find_object_seeds(const std::string &object, const std::file
       s.operand = k;
       s.relation = fit_relation(samples);
       if (!of || to_orig[i] < 0) {
-        out.unmapped.push_back(where(name, f0.insns[i].offset) + " (" + f0.insns[i].text +
-                               "): no partner in the original build");
+        std::string msg = where(name, f0.insns[i].offset) + " (" + f0.insns[i].text + "): no partner in the original build";
+        out.unmapped.push_back(msg);
+        if (of) add_to_region(out, f0, *of, to_orig, i, k, s.relation, variants[std::min(base, variants.size() - 1)].value,
+                              base < variants.size(), msg);
         continue;
       }
       const Insn &oi = of->insns[to_orig[i]];

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "seeds/relation.h"
@@ -23,6 +24,21 @@ struct Seed {
   int64_t original_t = 0;  // T in the original build
   Relation relation;
   bool renamed = false;    // registers differ between the original and the test builds here
+  bool by_expression = false;  // the original has no T operand: matched by symbolic expression
+};
+
+// Seeds with no partner in the original: the original computes the same
+// state with other instructions (e.g. x*1280 as lea+shl, the test builds
+// with imul). The regions between the nearest aligned instructions, for
+// matching by symbolic expression (synth/critical_span.h).
+struct SeedRegion {
+  std::string function;          // in the original
+  std::string test_function;     // in the test build
+  int64_t test_value = 0;        // which test build
+  size_t test_first = 0, test_last = 0;  // instruction indices in the test build
+  size_t orig_first = 0, orig_last = 0;  // and in the original
+  std::vector<std::tuple<size_t, size_t, Relation>> seeds;  // (test insn, operand, relation)
+  std::vector<std::string> unmapped;  // the unmapped messages these seeds produced
 };
 
 struct ObjectSeeds {
@@ -30,6 +46,7 @@ struct ObjectSeeds {
   std::vector<std::string> structural;  // functions the test builds compile differently
   std::vector<std::string> unmapped;    // seeds with no partner in the original, with why
   std::vector<std::string> layout;      // why the constant changes layout
+  std::vector<SeedRegion> regions;      // unmapped seeds, for symbolic matching
   size_t functions_changed = 0;
   // Some function's values agree in fewer than three builds (or in none):
   // another test value may confirm the fit or reveal the seeds.

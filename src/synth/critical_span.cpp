@@ -209,8 +209,12 @@ bool has_lost(const z3::expr &e) {
   return contains_const(e, [](const std::string &n) { return n.rfind("lost!", 0) == 0; });
 }
 
+// `end`: the state the span should produce (V symbolic); `impl_end`: the
+// state the shipped instructions f[first..last] produce (which registers
+// and flags they clobber). The two coincide for a seed's own span; they
+// differ for a span matched by its symbolic expression (region spans).
 Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const std::vector<SpanSeed> &seeds,
-                     z3::context &c, const SymState &in, const SymState &end,
+                     z3::context &c, const SymState &in, const SymState &end, const SymState &impl_end,
                      const std::set<std::string> &force_capture = {}) {
   Synthesis out{SynthKind::Insertion, nlohmann::json::object(), ""};
   std::set<std::string> undone;
@@ -238,7 +242,7 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
   }
   std::set<int> written;
   for (int r = 0; r < 16; ++r)
-    if (!z3::eq(end.gpr[r], in.gpr[r])) written.insert(r);
+    if (!z3::eq(impl_end.gpr[r], in.gpr[r])) written.insert(r);
 
   // Each input, recovered at the end of the span: current value, undone, or captured.
   z3::expr_vector from(c), to(c);
@@ -257,7 +261,7 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
         return out;
       }
       from.push_back(in.flag[fl]);
-      if (!z3::eq(end.flag[fl], in.flag[fl])) {
+      if (!z3::eq(impl_end.flag[fl], in.flag[fl])) {
         // Clobbered (a shift by 0 keeps the flags it was given): capture it.
         captures.push_back(name);
         to.push_back(c.bool_const(UpdateVars::cap(name).c_str()));
@@ -276,7 +280,7 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
     // write loses the upper half; that is fine as long as no defined value
     // depends on it (checked below, after substitution).
     std::optional<z3::expr> pre = current;
-    for (size_t i = last + 1; i-- > first && pre;) pre = undo(f.insns[i], r, *pre, end, written);
+    for (size_t i = last + 1; i-- > first && pre;) pre = undo(f.insns[i], r, *pre, impl_end, written);
     if (pre && !force_capture.count(name)) {
       inverse = true;
       undone.insert(name);
@@ -337,22 +341,31 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
     // An undone register lost bits a defined value needs: capture those instead.
     std::set<std::string> more = force_capture;
     more.insert(undone.begin(), undone.end());
-    return synthesize(f, first, last, seeds, c, in, end, more);
+    return synthesize(f, first, last, seeds, c, in, end, impl_end, more);
   }
   out.update = {{"captures", captures}, {"assign", assign}};
   return out;
 }
 
-// Proves span(V0); update(V') == span(V') for all states and V' in range.
-std::pair<ProofResult, std::string> prove(const DecodedFunction &f, size_t first, size_t last,
-                                          const std::vector<SpanSeed> &seeds, const nlohmann::json &update,
-                                          int64_t v_min, int64_t v_max, unsigned timeout_ms) {
+// Instructions [first, last] of a function.
+struct Region {
+  const DecodedFunction *f;
+  size_t first, last;
+};
+
+// Proves impl(V0); update(V') == spec(V') for all states and V' in range,
+// where spec is `spec` run with its seeds' T written in terms of V'.
+std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const std::vector<SpanSeed> &seeds,
+                                          const nlohmann::json &update, int64_t v_min, int64_t v_max,
+                                          unsigned timeout_ms, bool flags_live = true) {
   z3::context c;
   SymState sigma(c, "p_");
   z3::expr v = c.bv_const(UpdateVars::kValue, 64);
   SymState spec = sigma, impl = sigma;
-  if (auto st = run_span(spec, f, first, last, seeds, &v); !st) return {ProofResult::Failed, st.error().message};
-  if (auto st = run_span(impl, f, first, last, seeds, nullptr); !st) return {ProofResult::Failed, st.error().message};
+  if (auto st = run_span(spec, *spec_r.f, spec_r.first, spec_r.last, seeds, &v); !st)
+    return {ProofResult::Failed, st.error().message};
+  if (auto st = run_span(impl, *impl_r.f, impl_r.first, impl_r.last, {}, nullptr); !st)
+    return {ProofResult::Failed, st.error().message};
 
   std::map<std::string, z3::expr> vars = {{UpdateVars::kValue, v}};
   for (int r = 0; r < 16; ++r) {
@@ -385,7 +398,7 @@ std::pair<ProofResult, std::string> prove(const DecodedFunction &f, size_t first
   }
   z3::expr same = c.bool_val(true);
   for (int r = 0; r < 16; ++r) same = same && after.gpr[r] == spec.gpr[r];
-  for (int fl = 0; fl < kFlagCount; ++fl)
+  for (int fl = 0; fl < kFlagCount && flags_live; ++fl)
     if (!depends_on_undefined(spec.flag[fl])) same = same && after.flag[fl] == spec.flag[fl];
   same = same && after.mem == spec.mem;
 
@@ -464,7 +477,111 @@ std::pair<int64_t, int64_t> value_range(const DecodedFunction &f, const std::vec
   return {static_cast<int64_t>(lo), static_cast<int64_t>(hi)};
 }
 
+// Are the flags dead after instruction `last`? True when, on the straight
+// path that follows, they are rewritten or the function returns/calls (the
+// ABI keeps no flags across either) before anything tests them.
+bool flags_dead_after(const DecodedFunction &f, size_t last) {
+  constexpr uint32_t kAll = ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF |
+                            ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF;
+  for (size_t i = last + 1; i < f.insns.size() && i < last + 33; ++i) {
+    const Insn &in = f.insns[i];
+    const auto *cf = in.zi.cpu_flags;
+    if (cf && (cf->tested & kAll)) return false;
+    auto cat = in.zi.meta.category;
+    if (cat == ZYDIS_CATEGORY_RET || cat == ZYDIS_CATEGORY_CALL) return true;
+    if (cf && ((cf->modified | cf->set_0 | cf->set_1 | cf->undefined) & kAll) == kAll) return true;
+    if (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR) return false;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_t ofirst, size_t olast,
+                                              const DecodedFunction &test, size_t tfirst, size_t tlast,
+                                              const std::vector<SpanSeed> &seeds, int64_t v0, std::string &why,
+                                              unsigned timeout_ms) {
+  if (olast + 1 >= orig.insns.size()) {
+    why = "the region ends the function";
+    return std::nullopt;
+  }
+  z3::context c;
+  SymState in(c, "in_");
+  z3::expr v = c.bv_const(UpdateVars::kValue, 64);
+  SymState spec = in, impl = in;
+  auto st = run_span(spec, test, tfirst, tlast, seeds, &v);
+  if (st) st = run_span(impl, orig, ofirst, olast, {}, nullptr);
+  if (!st) {
+    why = st.error().message;
+    return std::nullopt;
+  }
+  // Dead flags (a ret follows, say) need not agree: lea+shl and imul set
+  // them differently. Then the spec's flags are taken to be the original's.
+  bool flags_live = !flags_dead_after(orig, olast);
+  if (!flags_live)
+    for (int fl = 0; fl < kFlagCount; ++fl) spec.flag[fl] = impl.flag[fl];
+  // Same state at V0, whatever the instructions?
+  z3::expr_vector from(c), to(c);
+  from.push_back(v);
+  to.push_back(c.bv_val(v0, 64));
+  z3::expr same = spec.mem.substitute(from, to) == impl.mem;
+  for (int r = 0; r < 16; ++r) same = same && spec.gpr[r].substitute(from, to) == impl.gpr[r];
+  for (int fl = 0; fl < kFlagCount; ++fl)
+    if (!depends_on_undefined(spec.flag[fl]) && !depends_on_undefined(impl.flag[fl]))
+      same = same && spec.flag[fl].substitute(from, to) == impl.flag[fl];
+  z3::solver s(c);
+  z3::params p(c);
+  p.set("timeout", timeout_ms);
+  s.set(p);
+  s.add(!same);
+  if (s.check() != z3::unsat) {
+    why = "the original's instructions do not compute the test builds' expression at V=" + std::to_string(v0);
+    return std::nullopt;
+  }
+  std::set<size_t> targets;
+  basic_blocks(orig, targets);
+  CriticalSpan cs;
+  cs.function = orig.name;
+  cs.first = ofirst;
+  cs.last = olast;
+  cs.start = orig.insns[ofirst].offset;
+  cs.end = orig.insns[olast].offset;
+  cs.probe = orig.insns[olast + 1].offset;
+  cs.defines = v_dependent(spec);
+  for (int fl = 0; fl < kFlagCount; ++fl)
+    if (depends_on_undefined(spec.flag[fl])) cs.undefined_flags.push_back(flag_name(Flag(fl)));
+  cs.tunes_t = std::any_of(seeds.begin(), seeds.end(), [](auto &g) { return !g.relation.linear; });
+  cs.notes.push_back("matched by its symbolic state expression: the shipped code computes it with other "
+                     "instructions than the test builds (" + orig.insns[ofirst].text + " …)");
+  if (targets.count(olast + 1)) {
+    cs.detail = "the instruction after the span is a branch target: the update would also run on other paths";
+    return cs;
+  }
+  for (size_t i = ofirst + 1; i <= olast + 1 && i < orig.insns.size(); ++i)
+    if (targets.count(i) && i <= olast) {
+      cs.detail = "a branch enters the middle of the span";
+      return cs;
+    }
+  if (orig.insns[olast + 1].zi.meta.category == ZYDIS_CATEGORY_COND_BR)
+    cs.notes.push_back("the update probe sits on a conditional jump, which kprobes cannot jump-optimize (Appendix B)");
+  Synthesis syn = synthesize(orig, ofirst, olast, seeds, c, in, spec, impl);
+  if (!syn.error.empty()) {
+    cs.detail = syn.error;
+    return cs;
+  }
+  cs.kind = syn.kind;
+  cs.update = syn.update;
+  if (cs.kind == SynthKind::Dual) cs.capture = cs.start;
+  auto [lo, hi] = value_range(test, seeds);
+  cs.v_min = lo;
+  cs.v_max = hi;
+  auto [res, detail] =
+      prove({&orig, ofirst, olast}, {&test, tfirst, tlast}, seeds, cs.update, lo, hi, timeout_ms, flags_live);
+  cs.proof = res;
+  cs.detail = detail;
+  if (!flags_live) cs.notes.push_back("flags are dead after the span: not part of its state");
+  return cs;
+}
 
 std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::vector<SpanSeed> seeds,
                                                std::optional<int64_t> v0, const std::vector<TestBuild> &tests,
@@ -546,7 +663,7 @@ std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::ve
     if (f.insns[last + 1].zi.meta.category == ZYDIS_CATEGORY_COND_BR)
       cs.notes.push_back("the update probe sits on a conditional jump, which kprobes cannot jump-optimize (Appendix B)");
 
-    Synthesis syn = synthesize(f, first, last, group, c, in, s);
+    Synthesis syn = synthesize(f, first, last, group, c, in, s, s);
     if (!syn.error.empty()) {
       cs.detail = syn.error;
       out.push_back(cs);
@@ -558,7 +675,7 @@ std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::ve
     auto [lo, hi] = value_range(f, group);
     cs.v_min = lo;
     cs.v_max = hi;
-    auto [res, detail] = prove(f, first, last, group, cs.update, lo, hi, timeout_ms);
+    auto [res, detail] = prove({&f, first, last}, {&f, first, last}, group, cs.update, lo, hi, timeout_ms);
     cs.proof = res;
     cs.detail = detail;
     // Linear seeds only: a non-linear T has no V to instantiate.

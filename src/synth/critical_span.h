@@ -70,6 +70,19 @@ struct TestBuild {
 // Groups a function's seeds into critical spans, synthesizes and proves each
 // update. `v0` is the value the binary was compiled with (the T of a
 // non-linear seed when it has no linear relation). `timeout_ms` bounds each proof.
+// A span found by its symbolic state expression where the original has no
+// instruction carrying T (paper §3.3.1, Fig. 3: x*V compiled as lea+shl for
+// one value and imul for another). The test build computes the state from T
+// in test[test_first..test_last]; the original, with other instructions, in
+// orig[orig_first..orig_last]. Z3 must show the two equal at V0; then the
+// update recomputes the test build's expression for V', and is proven
+// against it like any other. `seeds` index the test build. Empty, with
+// `why`, when the regions do not compute the same state.
+std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_t orig_first, size_t orig_last,
+                                              const DecodedFunction &test, size_t test_first, size_t test_last,
+                                              const std::vector<SpanSeed> &seeds, int64_t v0, std::string &why,
+                                              unsigned timeout_ms = 10000);
+
 std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::vector<SpanSeed> seeds,
                                                std::optional<int64_t> v0, const std::vector<TestBuild> &tests = {},
                                                unsigned timeout_ms = 10000);

@@ -51,8 +51,8 @@ struct SpanFixture : ::testing::Test {
   test::TempDir d;
   std::filesystem::path build(const std::string &src, int64_t value) {
     auto out = d / (src + "." + std::to_string(value) + ".o");
-    auto r = run_checked({"gcc-12", "-c", KX_FIXTURES "/spans/" + src, "-DVALUE=" + std::to_string(value), "-o",
-                          out.string()});
+    auto r = run_checked({"gcc-12", "-O2", "-c", KX_FIXTURES "/spans/" + src, "-DVALUE=" + std::to_string(value),
+                          "-o", out.string()});
     EXPECT_TRUE(r) << r.error().message;
     return out;
   }
@@ -205,6 +205,41 @@ TEST_F(SpanFixture, ShiftCapturesFlagsItMayKeep) {
   EXPECT_EQ(cs[0].kind, SynthKind::Dual);
   EXPECT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
   for (int64_t v : {0, 1, 5, 31}) check_end_to_end("shift_dual.S", 3, cs[0], v);
+}
+
+TEST_F(SpanFixture, StrengthReducedUseIsMatchedByItsExpression) {
+  const int64_t v0 = 1280;
+  auto values = choose_test_values(v0);
+  std::vector<Variant> vs;
+  for (size_t i = 0; i < 3; ++i) vs.push_back({values[i], build("strength_reduced.c", values[i])});
+  auto orig_obj = build("strength_reduced.c", v0);
+  auto found = find_object_seeds("f.o", orig_obj, vs, v0);
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->regions.size(), 1u) << "the imul has no partner in lea+shl";
+  const SeedRegion &rg = found->regions[0];
+  DecodedFunction orig = function(orig_obj);
+  DecodedFunction test;
+  for (auto &v : vs)
+    if (v.value == rg.test_value) test = function(v.object);
+  std::vector<SpanSeed> seeds;
+  for (auto &[insn, op, rel] : rg.seeds) seeds.push_back({insn, op, rel});
+  std::string why;
+  auto cs = build_region_span(orig, rg.orig_first, rg.orig_last, test, rg.test_first, rg.test_last, seeds, v0, why);
+  ASSERT_TRUE(cs) << why;
+  EXPECT_EQ(cs->proof, ProofResult::Proved) << cs->detail;
+  EXPECT_EQ(cs->kind, SynthKind::Insertion);     // edi survives lea+shl
+  EXPECT_EQ(cs->last - cs->first, 1u);           // the lea and the shl
+  // The update computes eax = edi * V' for any V', as the compiler would.
+  for (uint64_t x : {0ull, 7ull, 123456ull, 0xfffffff0ull})
+    for (int64_t v : {1, 1280, 4739, 100000}) {
+      ConcreteEnv env;
+      for (int r = 0; r < 16; ++r) env.regs[gpr_name(r)] = 0xdead0000 + r;
+      env.regs["rdi"] = x;
+      env.v = v;
+      ASSERT_EQ(cs->update["assign"].size(), 1u);
+      EXPECT_EQ(cs->update["assign"][0]["dest"], "rax");
+      EXPECT_EQ(*evaluate_update_expr(cs->update["assign"][0]["expr"], env), (x * v) & 0xffffffff);
+    }
 }
 
 TEST(UpdateExpr, RoundTripsThroughJsonAndAgreesWithZ3) {
