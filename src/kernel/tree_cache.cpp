@@ -11,6 +11,7 @@
 #include "binary/elf_file.h"
 #include "binary/function_compare.h"
 #include "kernel/cached_steps.h"
+#include "kernel/rebuild.h"
 #include "util/files.h"
 #include "util/process.h"
 #include "util/progress.h"
@@ -226,6 +227,12 @@ Result<PreparedKernel> prepare_kernel(const KernelProfile &p, const PrepareOptio
   steps.push_back({"btf", k.build_id, [&] { return extract_btf(k); }});
   steps.push_back({"fidelity", k.build_id + opts.sample_object, [&] { return check_fidelity(k, opts.sample_object); }});
   KX_ASSIGN(report, run_cached_steps(cache / "stamps", steps));
+  // A kx killed mid-rebuild left its edit in the tree: undo it now, before
+  // anything reads the sources.
+  {
+    KX_ASSIGN(lock, TreeLock::take(k, true));
+    KX_TRY(recover_tree(k));
+  }
   if (report.ran.empty()) note("kernel " + p.name + " already prepared in " + cache.string());
 
   nlohmann::json info = {{"profile", p.name},          {"release", p.release},
