@@ -22,5 +22,6 @@ void add_lab_commands(CLI::App &app, Globals &g, Action &action);
 void add_doctor_command(CLI::App &app, Globals &g, Action &action);
 void add_build_command(CLI::App &app, Globals &g, Action &action);
 void add_scope_commands(CLI::App &app, Globals &g, Action &action);
+void add_runtime_commands(CLI::App &app, Globals &g, Action &action);
 
 }  // namespace kx::cli

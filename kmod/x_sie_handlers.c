@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kprobe pre-handlers (paper §4): pre-handlers only, so a probe can be
+ * boosted or jump-optimized. The update runs before the instruction after
+ * the span, which equals a post-handler on the span's last instruction.
+ *
+ * They never sleep, never fault (MEM8 writes go through the nofault
+ * accessor) and do bounded work: at most X_SIE_MAX_NODES steps plus
+ * X_SIE_MAX_ASSIGNS writes. They never change regs->ip (an optimized probe
+ * would ignore it anyway). Scratch space is per CPU: kprobe handlers run
+ * with preemption off and never nest on one CPU.
+ */
+#include <linux/kprobes.h>
+#include <linux/percpu.h>
+#include <linux/poison.h>
+#include <linux/rculist.h>
+#include <linux/uaccess.h>
+#include <asm/processor.h>
+
+#include "x_sie.h"
+
+struct xsie_scratch {
+	u64 nodes[X_SIE_MAX_NODES];
+	struct x_sie_results res;
+	struct x_sie_state now, cap;
+};
+
+static struct xsie_scratch __percpu *xsie_scratch;
+
+int xsie_handlers_init(void)
+{
+	xsie_scratch = alloc_percpu(struct xsie_scratch);
+	return xsie_scratch ? 0 : -ENOMEM;
+}
+
+void xsie_handlers_exit(void)
+{
+	free_percpu(xsie_scratch);
+}
+
+static unsigned long *xsie_reg(struct pt_regs *r, unsigned int idx)
+{
+	switch (idx) {
+	case X_SIE_RAX: return &r->ax;
+	case X_SIE_RCX: return &r->cx;
+	case X_SIE_RDX: return &r->dx;
+	case X_SIE_RBX: return &r->bx;
+	case X_SIE_RBP: return &r->bp;
+	case X_SIE_RSI: return &r->si;
+	case X_SIE_RDI: return &r->di;
+	case X_SIE_R8: return &r->r8;
+	case X_SIE_R9: return &r->r9;
+	case X_SIE_R10: return &r->r10;
+	case X_SIE_R11: return &r->r11;
+	case X_SIE_R12: return &r->r12;
+	case X_SIE_R13: return &r->r13;
+	case X_SIE_R14: return &r->r14;
+	default: return &r->r15;	/* checked at load: never rsp */
+	}
+}
+
+/* copy_to_kernel_nofault is not exported in 6.1: the same, for one byte. */
+static int xsie_write_byte(u64 addr, u8 val)
+{
+	if ((long)addr >= 0 || !__is_canonical_address(addr, boot_cpu_data.x86_virt_bits))
+		return -EFAULT;	/* user half or non-canonical: never touched */
+	pagefault_disable();
+	__put_kernel_nofault((void *)addr, &val, u8, fault);
+	pagefault_enable();
+	return 0;
+fault:
+	pagefault_enable();
+	return -EFAULT;
+}
+
+int xsie_update_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct xsie_span *s = container_of(kp, struct xsie_span, probe);
+	struct xsie_scratch *sc;
+	const struct x_sie_state *cap = NULL;
+	bool flags_written = false;
+	unsigned int i;
+
+	if (!READ_ONCE(s->tx->armed))
+		return 0;
+	sc = this_cpu_ptr(xsie_scratch);
+	if (s->caps) {
+		if (!xsie_capture_take(s->caps, regs, &sc->cap)) {
+			/* No capture of this frame: keep the span's own result. */
+			atomic64_inc(&s->skipped);
+			return 0;
+		}
+		cap = &sc->cap;
+	}
+	xsie_regs_to_state(regs, &sc->now);
+	/* Every value first, on the state at the probe; then the writes. */
+	x_sie_prog_eval(&s->prog, &sc->now, cap, s->value, sc->nodes, &sc->res);
+	x_sie_prog_apply(&s->prog, &sc->res, &sc->now);
+	for (i = 0; i < s->prog.n_assigns; i++) {
+		const struct x_sie_assign *a = &s->prog.assigns[i];
+
+		if (a->dest == X_SIE_DEST_REG)
+			*xsie_reg(regs, a->index) = sc->now.regs[a->index];
+		else if (a->dest == X_SIE_DEST_FLAG)
+			flags_written = true;
+		else if (xsie_write_byte(sc->res.addr[i], (u8)sc->res.value[i]))
+			atomic64_inc(&s->faults);
+	}
+	if (flags_written)
+		regs->flags = sc->now.flags;	/* apply changed only the named bits */
+	atomic64_inc(&s->hits);
+	return 0;
+}
+
+int xsie_capture_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct xsie_span *s = container_of(kp, struct xsie_span, capture);
+
+	xsie_capture_put(s->caps, regs, s->prog.capture_mask);
+	atomic64_inc(&s->captures);
+	return 0;
+}
+
+NOKPROBE_SYMBOL(xsie_reg);
+NOKPROBE_SYMBOL(xsie_write_byte);
+NOKPROBE_SYMBOL(xsie_update_pre);
+NOKPROBE_SYMBOL(xsie_capture_pre);
+
+/*
+ * KPROBE_FLAG_OPTIMIZED is set only on the aggregate kprobe the kernel wraps
+ * an optimizable probe in (include/linux/kprobes.h: "this flag is only for
+ * optimized_kprobe"), never on ours. Ours then sits on the aggregate's list;
+ * the aggregate is the list head, the one entry hashed in the kprobe table
+ * (a member's hlist is unhashed, or LIST_POISON2 once replaced by the
+ * aggregate). A probe not on any list was never prepared for optimization.
+ * Called under the module's mutex, so our probe stays registered.
+ */
+static struct kprobe *xsie_aggregate(struct kprobe *kp)
+{
+	struct kprobe *found = NULL;
+	struct list_head *pos;
+	int n = 0;
+
+	rcu_read_lock();
+	for (pos = READ_ONCE(kp->list.next); pos != &kp->list && n < 64; pos = READ_ONCE(pos->next), n++) {
+		struct kprobe *p = list_entry(pos, struct kprobe, list);
+		struct hlist_node **pprev = READ_ONCE(p->hlist.pprev);
+
+		if (pprev && pprev != LIST_POISON2 && p->addr == kp->addr) {
+			found = p;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+u8 xsie_probe_state(struct kprobe *kp)
+{
+	struct kprobe *ap = xsie_aggregate(kp);
+
+	if (ap)
+		return READ_ONCE(ap->flags) & KPROBE_FLAG_OPTIMIZED ? X_SIE_PROBE_OPTIMIZED : X_SIE_PROBE_PENDING;
+	return kp->ainsn.boostable ? X_SIE_PROBE_BOOSTED : X_SIE_PROBE_INT3;
+}

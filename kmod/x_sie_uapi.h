@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * The control ABI of x-sie.ko (/dev/x-sie), shared by the module and kx.
+ *
+ * User space loads a *transaction*: several perf-consts, each with a new
+ * value and the critical spans (paper §3.4) where its indirection runs. Per
+ * span the module registers, by address, a kprobe with a pre-handler only at
+ * the instruction after the span (the update) and, for dual-location spans,
+ * one at the span's start that captures the inputs the update reads.
+ *
+ * Every structure is fixed-size, has no implicit padding, and is validated
+ * field by field by the module; padding must be zero. The update is a
+ * bounded, loop-free program over the operations of the update language
+ * (src/synth/update_expr.h): node i may only read nodes before it, so one
+ * forward pass evaluates it.
+ */
+#ifndef X_SIE_UAPI_H
+#define X_SIE_UAPI_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define X_SIE_DEVICE "x-sie"
+#define X_SIE_ABI_VERSION 1
+
+/* Bounds of everything the module copies in. */
+#define X_SIE_MAX_CONSTS 16
+#define X_SIE_MAX_SPANS 32	/* per transaction */
+#define X_SIE_MAX_NODES 192	/* per update program (indices are __u8) */
+#define X_SIE_MAX_ASSIGNS 16	/* per update program */
+#define X_SIE_MAX_INSN 15	/* expected bytes per probed address */
+#define X_SIE_NAME_LEN 64
+#define X_SIE_LABEL_LEN 96
+#define X_SIE_ERROR_LEN 256
+#define X_SIE_NR_REGS 16
+
+/* Registers in x86 encoding order, as the update language names them. */
+enum x_sie_reg {
+	X_SIE_RAX, X_SIE_RCX, X_SIE_RDX, X_SIE_RBX, X_SIE_RSP, X_SIE_RBP, X_SIE_RSI, X_SIE_RDI,
+	X_SIE_R8, X_SIE_R9, X_SIE_R10, X_SIE_R11, X_SIE_R12, X_SIE_R13, X_SIE_R14, X_SIE_R15,
+};
+
+/* Flags are named by their EFLAGS bit. */
+#define X_SIE_FLAG_CF 0
+#define X_SIE_FLAG_PF 2
+#define X_SIE_FLAG_AF 4
+#define X_SIE_FLAG_ZF 6
+#define X_SIE_FLAG_SF 7
+#define X_SIE_FLAG_OF 11
+/* The flag bits an update may read or write. */
+#define X_SIE_FLAGS_MASK ((1u << X_SIE_FLAG_CF) | (1u << X_SIE_FLAG_PF) | (1u << X_SIE_FLAG_AF) | \
+			  (1u << X_SIE_FLAG_ZF) | (1u << X_SIE_FLAG_SF) | (1u << X_SIE_FLAG_OF))
+
+/* capture_mask: bit r captures register r; this bit captures the flags. */
+#define X_SIE_CAPTURE_FLAGS (1u << X_SIE_NR_REGS)
+
+enum x_sie_op {
+	X_SIE_OP_CONST = 1,	/* imm, of `width` bits */
+	X_SIE_OP_V,		/* the new value (64) */
+	X_SIE_OP_REG,		/* register `arg` at the probe (64) */
+	X_SIE_OP_FLAG,		/* flag bit `arg` at the probe (1) */
+	X_SIE_OP_CAP,		/* register `arg` captured at the span's start (64) */
+	X_SIE_OP_CAPFLAG,	/* flag bit `arg` captured (1) */
+	X_SIE_OP_EXTRACT,	/* bits [arg, arg + width) of a */
+	X_SIE_OP_ZEXT,		/* a zero-extended to width */
+	X_SIE_OP_SEXT,		/* a sign-extended to width */
+	X_SIE_OP_CONCAT,	/* a:b (a high), width = width(a) + width(b) */
+	X_SIE_OP_NOT,
+	X_SIE_OP_NEG,
+	X_SIE_OP_ADD,
+	X_SIE_OP_SUB,
+	X_SIE_OP_MUL,
+	X_SIE_OP_AND,
+	X_SIE_OP_OR,
+	X_SIE_OP_XOR,
+	X_SIE_OP_SHL,
+	X_SIE_OP_LSHR,
+	X_SIE_OP_ASHR,
+	X_SIE_OP_ITE,		/* a ? b : c, a boolean */
+	X_SIE_OP_EQ,		/* booleans (width 1) from here on */
+	X_SIE_OP_ULT,
+	X_SIE_OP_ULE,
+	X_SIE_OP_SLT,
+	X_SIE_OP_SLE,
+	X_SIE_OP_BNOT,
+	X_SIE_OP_BAND,
+	X_SIE_OP_BOR,
+	X_SIE_OP_BXOR,
+	X_SIE_OP_END
+};
+
+struct x_sie_node {
+	__u8 op;	/* enum x_sie_op */
+	__u8 width;	/* of the result, 1..64 bits */
+	__u8 arg;	/* REG/CAP: register; FLAG/CAPFLAG: EFLAGS bit; EXTRACT: lowest bit */
+	__u8 a, b, c;	/* operands: indices of earlier nodes (0 when unused) */
+	__u8 pad[2];
+	__u64 imm;	/* CONST: the value, fitting in width */
+};
+
+enum x_sie_dest {
+	X_SIE_DEST_REG = 1,	/* the whole 64-bit register `index` (never rsp) */
+	X_SIE_DEST_FLAG,	/* EFLAGS bit `index` */
+	X_SIE_DEST_MEM8,	/* one byte at the kernel address node `addr` gives */
+};
+
+struct x_sie_assign {
+	__u8 dest;	/* enum x_sie_dest */
+	__u8 index;	/* REG: register; FLAG: EFLAGS bit; MEM8: 0 */
+	__u8 value;	/* node of the value: 64 bits (REG), 1 (FLAG), 8 (MEM8) */
+	__u8 addr;	/* MEM8: node of the address (64 bits); else 0 */
+};
+
+/*
+ * All assignments are evaluated on the state at the probe before any is
+ * written (the update language's semantics).
+ */
+struct x_sie_prog {
+	__u16 n_nodes;
+	__u16 n_assigns;
+	__u32 capture_mask;	/* what the capture probe stores (dual spans only) */
+	struct x_sie_node nodes[X_SIE_MAX_NODES];
+	struct x_sie_assign assigns[X_SIE_MAX_ASSIGNS];
+};
+
+/* A probed address and the instruction bytes the debug vmlinux has there. */
+struct x_sie_site {
+	__u64 addr;	/* runtime address (link address + KASLR slide); 0: none */
+	__u8 len;	/* 1..X_SIE_MAX_INSN; 0 when addr is 0 */
+	__u8 pad[7];
+	__u8 bytes[16];	/* unused tail zero */
+};
+
+enum x_sie_kind { X_SIE_INSERTION = 1, X_SIE_INVERSE, X_SIE_DUAL };
+
+struct x_sie_span {
+	__u32 const_index;		/* into the transaction's consts */
+	__u32 kind;			/* enum x_sie_kind; DUAL iff capture.addr != 0 */
+	struct x_sie_site probe;	/* the update runs before this instruction */
+	struct x_sie_site capture;	/* DUAL: inputs are captured before this one */
+	char label[X_SIE_LABEL_LEN];	/* "function+0xoff", NUL-terminated */
+	struct x_sie_prog prog;
+};
+
+struct x_sie_const {
+	char name[X_SIE_NAME_LEN];	/* the const's id, NUL-terminated, unique */
+	__u64 value;			/* what the update reads as v */
+};
+
+/* X_SIE_IOC_LOAD: all spans attached, or none. */
+struct x_sie_load {
+	__u32 abi_version;		/* X_SIE_ABI_VERSION */
+	__u32 n_consts;			/* 1..X_SIE_MAX_CONSTS */
+	__u32 n_spans;			/* 1..X_SIE_MAX_SPANS, each const has one */
+	__u32 tx_id;			/* out: the transaction's id */
+	__u64 consts;			/* user pointer to struct x_sie_const[n_consts] */
+	__u64 spans;			/* user pointer to struct x_sie_span[n_spans] */
+	char error[X_SIE_ERROR_LEN];	/* out: why the load was refused */
+};
+
+struct x_sie_unload {
+	__u32 abi_version;
+	__u32 tx_id;
+};
+
+/* How a registered kprobe runs. */
+enum x_sie_probe_state {
+	X_SIE_PROBE_NONE = 0,		/* no probe (no capture site) */
+	X_SIE_PROBE_INT3,		/* breakpoint + single-step */
+	X_SIE_PROBE_BOOSTED,		/* breakpoint, no single-step */
+	X_SIE_PROBE_PENDING,		/* optimizable, the optimizer has not run yet */
+	X_SIE_PROBE_OPTIMIZED,		/* a jump (paper §4) */
+};
+
+struct x_sie_span_status {
+	__u32 tx_id;
+	__u32 span_index;
+	char const_name[X_SIE_NAME_LEN];
+	__u64 value;
+	char label[X_SIE_LABEL_LEN];
+	__u64 probe_addr;
+	__u64 capture_addr;
+	__u64 hits;		/* updates applied */
+	__u64 skipped;		/* dual: probe hits without a capture of the same frame */
+	__u64 captures;		/* capture probe hits */
+	__u64 faults;		/* MEM8 writes that faulted (nothing written) */
+	__u64 missed;		/* the kprobes' nmissed (hit inside another kprobe handler) */
+	__u8 probe_state;	/* enum x_sie_probe_state */
+	__u8 capture_state;
+	__u8 kind;
+	__u8 pad[5];
+};
+
+/* X_SIE_IOC_STATUS: one record per span of every active transaction. */
+struct x_sie_status {
+	__u32 abi_version;
+	__u32 capacity;		/* records the user buffer holds */
+	__u32 n_spans;		/* out: records available (may exceed capacity) */
+	__u32 n_transactions;	/* out */
+	__u64 spans;		/* user pointer to struct x_sie_span_status[capacity] */
+};
+
+#define X_SIE_IOC_MAGIC 0xb5
+#define X_SIE_IOC_LOAD _IOWR(X_SIE_IOC_MAGIC, 1, struct x_sie_load)
+#define X_SIE_IOC_UNLOAD _IOW(X_SIE_IOC_MAGIC, 2, struct x_sie_unload)
+#define X_SIE_IOC_STATUS _IOWR(X_SIE_IOC_MAGIC, 3, struct x_sie_status)
+
+#endif /* X_SIE_UAPI_H */

@@ -1,0 +1,32 @@
+// What user space must know about the running kernel before it names any of
+// its addresses: which build it is (the GNU build-id note the kernel
+// exports in /sys/kernel/notes) and where KASLR put it (`_text` in
+// /proc/kallsyms against the link address of `_text`).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "util/result.h"
+
+namespace kx {
+
+// The GNU build-id in an ELF note section's raw bytes, as hex.
+Result<std::string> build_id_from_notes(const std::string &notes);
+
+// The address of `symbol` in /proc/kallsyms text; an error when the file
+// hides addresses (not root, or kptr_restrict).
+Result<uint64_t> kallsyms_address(const std::string &kallsyms, const std::string &symbol);
+
+// The link address of `_text` on x86-64 when the vmlinux does not say.
+inline constexpr uint64_t kDefaultTextBase = 0xffffffff81000000ull;
+
+struct RunningKernel {
+  std::string build_id;
+  uint64_t slide = 0;  // runtime address = link address + slide
+};
+
+// Reads /sys/kernel/notes and /proc/kallsyms; `text_base` is the link
+// address of `_text` in the analysed vmlinux.
+Result<RunningKernel> inspect_running_kernel(uint64_t text_base = kDefaultTextBase);
+
+}  // namespace kx

@@ -1,0 +1,74 @@
+// From analysed consts (the reports `kx build --json` prints and the scope
+// table stores) and the values asked for, to the transaction x-sie.ko loads
+// (paper §3.6): per const its value, per critical span the runtime address of
+// its probe (and capture) with the instruction bytes expected there, and its
+// update compiled to the module's program. Everything that can be refused is
+// refused here, before the kernel is touched.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+#include "x_sie_uapi.h"
+
+namespace kx {
+
+// The code of the analysed kernel, at link addresses.
+class KernelImage {
+ public:
+  virtual ~KernelImage() = default;
+  // Start address of function `fn` that contains `addr`.
+  virtual Result<uint64_t> function_start(const std::string &fn, uint64_t addr) const = 0;
+  // Up to `len` bytes at `addr`, not beyond the end of the function holding it.
+  virtual Result<std::vector<uint8_t>> code(const std::string &fn, uint64_t addr, size_t len) const = 0;
+};
+
+// The debug vmlinux as a KernelImage.
+class VmlinuxImage : public KernelImage {
+ public:
+  static Result<std::unique_ptr<VmlinuxImage>> open(const std::filesystem::path &vmlinux);
+  ~VmlinuxImage() override;
+  Result<uint64_t> function_start(const std::string &fn, uint64_t addr) const override;
+  Result<std::vector<uint8_t>> code(const std::string &fn, uint64_t addr, size_t len) const override;
+  std::string build_id() const;
+  uint64_t text_base() const;  // link address of _text
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ConstRequest {
+  nlohmann::json report;  // one const, as `kx build --json` prints it
+  int64_t value = 0;      // V, or T itself when the relation is non-linear
+};
+
+struct PlannedSpan {
+  std::string label;  // function+0xoff of the probe
+  std::string kind;
+  uint64_t probe = 0, capture = 0;  // runtime addresses (capture 0: none)
+};
+
+struct Transaction {
+  std::vector<x_sie_const> consts;
+  std::vector<x_sie_span> spans;
+  std::vector<PlannedSpan> planned;  // parallel to spans
+  std::vector<std::string> notes;    // for the user (e.g. "the value is T")
+};
+
+// Refuses: an untunable const, a span not proved, a value outside a span's
+// proven range, a report for another kernel build than `running_build_id`,
+// a const named twice, a probed address whose code is not where the report
+// says, a dual span that moves the stack pointer between its capture and
+// its update (captures are matched by frame).
+Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
+                                     const std::string &running_build_id, uint64_t slide);
+
+// Length of the x86-64 instruction at the start of `code`.
+Result<size_t> instruction_length(const std::vector<uint8_t> &code);
+
+}  // namespace kx

@@ -1,0 +1,194 @@
+#include "runtime/x_runtime.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "host/doctor.h"
+#include "kernel/module_build.h"
+#include "util/process.h"
+
+namespace kx {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string hex(uint64_t v) {
+  char b[32];
+  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+std::string kind_name(uint8_t k) {
+  switch (k) {
+    case X_SIE_INSERTION: return "insertion";
+    case X_SIE_INVERSE: return "inverse";
+    case X_SIE_DUAL: return "dual";
+  }
+  return "?";
+}
+
+}  // namespace
+
+const char *probe_state_name(uint8_t state) {
+  switch (state) {
+    case X_SIE_PROBE_INT3: return "int3";
+    case X_SIE_PROBE_BOOSTED: return "boosted";
+    case X_SIE_PROBE_PENDING: return "pending";
+    case X_SIE_PROBE_OPTIMIZED: return "optimized";
+  }
+  return "";
+}
+
+bool x_sie_loaded() { return fs::exists(fs::path("/sys/module") / kXSieModuleName); }
+
+std::string runtime_unsupported_reason() {
+  HostReport rep = inspect_host();
+  std::string missing;
+  for (auto &f : rep.features)
+    if ((f.name == "modules" || f.name == "kprobes") && !f.available)
+      missing += (missing.empty() ? "" : " and ") + std::string(f.name == "modules" ? "no loadable modules" : "no kprobes");
+  if (missing.empty()) return "";
+  return "this kernel (" + rep.kernel + ") has " + missing +
+         ": run the runtime in the lab VM (kx lab run -- kx set ...)";
+}
+
+Result<fs::path> x_sie_module_path(const PreparedKernel &k) {
+  if (const char *e = getenv("KX_XSIE_MODULE"); e && *e) return fs::path(e);
+  const fs::path src = KX_KMOD_DIR;
+  const fs::path dir = module_build_dir(k.profile, src), ko = dir / "x-sie.ko";
+  // Reuse a build newer than every source: make itself would be slow in the
+  // lab guest, where the prebuilt module is the common case.
+  std::error_code ec;
+  bool fresh = fs::exists(ko, ec);
+  if (fresh)
+    for (auto &e : fs::directory_iterator(src, ec))
+      if (e.is_regular_file() && fs::last_write_time(e.path(), ec) > fs::last_write_time(ko, ec)) fresh = false;
+  if (fresh) return ko;
+  KX_ASSIGN(kos, build_module(k, src, dir));
+  for (auto &p : kos)
+    if (p.filename() == "x-sie.ko") return p;
+  return make_error("building " + src.string() + " produced no x-sie.ko");
+}
+
+Status ensure_x_sie(const fs::path &ko) {
+  if (x_sie_loaded()) return {};
+  if (auto why = runtime_unsupported_reason(); !why.empty()) return make_error(why);
+  if (!fs::exists(ko)) return make_error("x-sie.ko not found at " + ko.string());
+  auto r = run({"insmod", ko.string()});
+  if (!r) return r.error();
+  if (r->exit_code != 0) return make_error("insmod " + ko.string() + " failed: " + tail_lines(r->output, 2));
+  return {};
+}
+
+Result<XRuntime> XRuntime::open() {
+  std::string dev = std::string("/dev/") + X_SIE_DEVICE;
+  XRuntime x;
+  x.fd_ = ::open(dev.c_str(), O_RDWR | O_CLOEXEC);
+  if (x.fd_ < 0) {
+    int e = errno;
+    if (e == ENOENT && !x_sie_loaded()) return make_error("x-sie.ko is not loaded");
+    return make_error("cannot open " + dev + ": " + strerror(e) + (e == EACCES || e == EPERM ? " (root only)" : ""));
+  }
+  return x;
+}
+
+XRuntime::XRuntime(XRuntime &&o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+
+XRuntime::~XRuntime() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Result<uint32_t> XRuntime::load(const Transaction &t) {
+  x_sie_load req{};
+  req.abi_version = X_SIE_ABI_VERSION;
+  req.n_consts = static_cast<uint32_t>(t.consts.size());
+  req.n_spans = static_cast<uint32_t>(t.spans.size());
+  req.consts = reinterpret_cast<uintptr_t>(t.consts.data());
+  req.spans = reinterpret_cast<uintptr_t>(t.spans.data());
+  if (ioctl(fd_, X_SIE_IOC_LOAD, &req) != 0) {
+    int e = errno;
+    req.error[sizeof req.error - 1] = 0;
+    return make_error("x-sie.ko refused the transaction: " +
+                      (req.error[0] ? std::string(req.error) : std::string(strerror(e))));
+  }
+  return req.tx_id;
+}
+
+Status XRuntime::unload(uint32_t id) {
+  x_sie_unload req{X_SIE_ABI_VERSION, id};
+  if (ioctl(fd_, X_SIE_IOC_UNLOAD, &req) != 0) {
+    int e = errno;
+    if (e == ENOENT) return make_error("no active transaction " + std::to_string(id));
+    return make_error("unloading transaction " + std::to_string(id) + ": " + strerror(e));
+  }
+  return {};
+}
+
+Result<std::vector<SpanStatus>> XRuntime::status() {
+  std::vector<x_sie_span_status> buf(X_SIE_MAX_SPANS);
+  x_sie_status req{};
+  for (;;) {
+    req = {};
+    req.abi_version = X_SIE_ABI_VERSION;
+    req.capacity = static_cast<uint32_t>(buf.size());
+    req.spans = reinterpret_cast<uintptr_t>(buf.data());
+    if (ioctl(fd_, X_SIE_IOC_STATUS, &req) != 0) return make_error(std::string("x-sie.ko status: ") + strerror(errno));
+    if (req.n_spans <= buf.size()) break;
+    buf.resize(req.n_spans);  // transactions were added meanwhile: ask again
+  }
+  std::vector<SpanStatus> out;
+  for (uint32_t i = 0; i < req.n_spans; ++i) {
+    const auto &r = buf[i];
+    SpanStatus s;
+    s.tx = r.tx_id;
+    s.const_name.assign(r.const_name, strnlen(r.const_name, sizeof r.const_name));
+    s.label.assign(r.label, strnlen(r.label, sizeof r.label));
+    s.kind = kind_name(r.kind);
+    s.value = r.value;
+    s.probe = r.probe_addr;
+    s.capture = r.capture_addr;
+    s.probe_state = probe_state_name(r.probe_state);
+    s.capture_state = probe_state_name(r.capture_state);
+    s.hits = r.hits, s.skipped = r.skipped, s.captures = r.captures, s.faults = r.faults, s.missed = r.missed;
+    out.push_back(s);
+  }
+  return out;
+}
+
+nlohmann::json status_json(const std::vector<SpanStatus> &spans) {
+  nlohmann::json txs = nlohmann::json::array();
+  std::map<uint32_t, size_t> tx_at;
+  for (auto &s : spans) {
+    if (!tx_at.count(s.tx)) {
+      tx_at[s.tx] = txs.size();
+      txs.push_back({{"id", s.tx}, {"consts", nlohmann::json::array()}});
+    }
+    auto &consts = txs[tx_at[s.tx]]["consts"];
+    auto c = std::find_if(consts.begin(), consts.end(), [&](auto &j) { return j["name"] == s.const_name; });
+    if (c == consts.end()) {
+      consts.push_back({{"name", s.const_name},
+                        {"value", static_cast<int64_t>(s.value)},
+                        {"spans", nlohmann::json::array()}});
+      c = consts.end() - 1;
+    }
+    nlohmann::json span = {{"label", s.label},      {"kind", s.kind},       {"probe_address", hex(s.probe)},
+                           {"probe", s.probe_state}, {"hits", s.hits},       {"missed", s.missed},
+                           {"faults", s.faults}};
+    if (s.capture) {
+      span["capture_address"] = hex(s.capture);
+      span["capture"] = s.capture_state;
+      span["captures"] = s.captures;
+      span["skipped"] = s.skipped;
+    }
+    (*c)["spans"].push_back(span);
+  }
+  return {{"module_loaded", true}, {"transactions", txs}};
+}
+
+}  // namespace kx

@@ -1,0 +1,204 @@
+// Planning a transaction from analysed consts: runtime addresses, expected
+// instruction bytes, compiled updates, and every refusal that must happen
+// before the kernel is touched. The code of the analysed kernel is a fixture
+// (the functions of the cached consts, cut from the Debian 6.1 debug vmlinux).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "runtime/running_kernel.h"
+#include "runtime/transaction.h"
+
+namespace kx {
+namespace {
+
+using nlohmann::json;
+
+json load(const std::string &name) {
+  std::ifstream in(std::string(KX_FIXTURES) + "/runtime/" + name);
+  return json::parse(in);
+}
+
+class FakeImage : public KernelImage {
+ public:
+  FakeImage() {
+    const json code = load("code.json");
+    for (auto &[fn, f] : code.items()) {
+      Fn x;
+      x.start = std::stoull(f["start"].get<std::string>(), nullptr, 16);
+      std::string hex = f["bytes"];
+      for (size_t i = 0; i + 1 < hex.size(); i += 2) x.bytes.push_back(std::stoul(hex.substr(i, 2), nullptr, 16));
+      fns[fn] = x;
+    }
+  }
+  Result<uint64_t> function_start(const std::string &fn, uint64_t addr) const override {
+    auto it = fns.find(fn);
+    if (it == fns.end() || addr < it->second.start || addr >= it->second.start + it->second.bytes.size())
+      return make_error("not inside " + fn);
+    return it->second.start;
+  }
+  Result<std::vector<uint8_t>> code(const std::string &fn, uint64_t addr, size_t len) const override {
+    KX_ASSIGN(start, function_start(fn, addr));
+    const auto &b = fns.at(fn).bytes;
+    size_t off = addr - start, n = std::min(len, b.size() - off);
+    return std::vector<uint8_t>(b.begin() + off, b.begin() + off + n);
+  }
+  struct Fn {
+    uint64_t start = 0;
+    std::vector<uint8_t> bytes;
+  };
+  std::map<std::string, Fn> fns;
+};
+
+const std::string kBuildId = "3b43fad5034874490492495d552c0af6a5fab235";
+constexpr uint64_t kSlide = 0x21000000;
+
+json report(const std::string &id) {
+  for (auto &r : load("cached_consts.json"))
+    if (r["id"] == id) return r;
+  ADD_FAILURE() << "no fixture report " << id;
+  return {};
+}
+
+std::vector<uint8_t> bytes(const x_sie_site &s) { return {s.bytes, s.bytes + s.len}; }
+
+TEST(RuntimeTransaction, PlansBlkMaxRequestCount) {
+  FakeImage img;
+  auto t = plan_transaction({{report("BLK_MAX_REQUEST_COUNT"), 8}}, img, kBuildId, kSlide);
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_EQ(t->consts.size(), 1u);
+  EXPECT_STREQ(t->consts[0].name, "BLK_MAX_REQUEST_COUNT");
+  EXPECT_EQ(t->consts[0].value, 8u);
+  ASSERT_EQ(t->spans.size(), 2u);
+
+  // blk_start_plug_nr_ios: `mov $0x20,%edx` at +0x1d; the update runs before
+  // the next instruction, `movq $0x0,(%rdi)` at +0x22.
+  const x_sie_span &ins = t->spans[0];
+  EXPECT_EQ(ins.kind, unsigned(X_SIE_INSERTION));
+  EXPECT_EQ(ins.probe.addr, 0xffffffff81543e52ull + kSlide);
+  EXPECT_EQ(bytes(ins.probe), (std::vector<uint8_t>{0x48, 0xc7, 0x07, 0x00, 0x00, 0x00, 0x00}));
+  EXPECT_EQ(ins.capture.addr, 0u);
+  EXPECT_STREQ(ins.label, "blk_start_plug_nr_ios+0x22");
+
+  // blk_add_rq_to_plug: capture before `and $0xffffffe0,%eax` (+0x30), update
+  // before `cmp %ax,%dx` (+0x36).
+  const x_sie_span &dual = t->spans[1];
+  EXPECT_EQ(dual.kind, unsigned(X_SIE_DUAL));
+  EXPECT_EQ(dual.probe.addr, 0xffffffff81551fe6ull + kSlide);
+  EXPECT_EQ(bytes(dual.probe), (std::vector<uint8_t>{0x66, 0x39, 0xc2}));
+  EXPECT_EQ(dual.capture.addr, 0xffffffff81551fe0ull + kSlide);
+  EXPECT_EQ(bytes(dual.capture), (std::vector<uint8_t>{0x83, 0xe0, 0xe0}));
+  EXPECT_STREQ(dual.label, "blk_add_rq_to_plug+0x36");
+  EXPECT_EQ(dual.const_index, 0u);
+  EXPECT_EQ(dual.prog.capture_mask, 1u << X_SIE_RAX);
+  EXPECT_TRUE(t->notes.empty());
+}
+
+TEST(RuntimeTransaction, PlansAllCachedConstsAsOneTransaction) {
+  FakeImage img;
+  std::vector<ConstRequest> all;
+  for (auto &r : load("cached_consts.json")) all.push_back({r, r["value"].get<int64_t>()});
+  auto t = plan_transaction(all, img, kBuildId, kSlide);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->consts.size(), 8u);
+  EXPECT_EQ(t->spans.size(), 9u);
+  for (auto &s : t->spans) {
+    EXPECT_GE(s.probe.len, 1);
+    EXPECT_LT(s.const_index, t->consts.size());
+  }
+  // MAX_SOFTIRQ_TIME is compiled non-linearly: the value given is T.
+  ASSERT_EQ(t->notes.size(), 1u);
+  EXPECT_NE(t->notes[0].find("MAX_SOFTIRQ_TIME"), std::string::npos);
+  EXPECT_NE(t->notes[0].find("is T"), std::string::npos);
+}
+
+void expect_refused(const std::vector<ConstRequest> &consts, const std::string &why,
+                    const std::string &build_id = kBuildId) {
+  FakeImage img;
+  auto t = plan_transaction(consts, img, build_id, kSlide);
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().message.find(why), std::string::npos) << t.error().message;
+}
+
+TEST(RuntimeTransaction, RefusesValuesOutsideTheProvenRange) {
+  json r = report("BLK_MAX_REQUEST_COUNT");
+  // The dual span is proven for [-2^30, 2^31-1]; the insertion for more.
+  expect_refused({{r, 2147483648}}, "outside [-1073741824, 2147483647]");
+  expect_refused({{r, -1073741825}}, "outside");
+  FakeImage img;
+  EXPECT_TRUE(plan_transaction({{r, 2147483647}}, img, kBuildId, kSlide));
+}
+
+TEST(RuntimeTransaction, RefusesAnotherKernelsReport) {
+  expect_refused({{report("SHRINK_BATCH"), 64}}, "analysed for kernel build-id 3b43", "00112233");
+}
+
+TEST(RuntimeTransaction, RefusesUnprovedAndUntunable) {
+  json r = report("SHRINK_BATCH");
+  r["critical_spans"][0]["proof"] = "timeout";
+  expect_refused({{r, 64}}, "is timeout");
+  json u = report("SHRINK_BATCH");
+  u["status"] = "untunable";
+  u["reason"] = "changes memory layout";
+  expect_refused({{u, 64}}, "not tunable: changes memory layout");
+}
+
+TEST(RuntimeTransaction, RefusesAConstTwice) {
+  expect_refused({{report("SHRINK_BATCH"), 64}, {report("SHRINK_BATCH"), 32}}, "given twice");
+}
+
+TEST(RuntimeTransaction, RefusesAProbeOutsideItsFunction) {
+  json r = report("SHRINK_BATCH");
+  r["critical_spans"][0]["probe_address"] = "0xffffffff81000000";
+  expect_refused({{r, 64}}, "not inside do_shrink_slab");
+}
+
+TEST(RuntimeTransaction, RefusesADualSpanThatMovesTheStackPointer) {
+  // blk_add_rq_to_plug+0x5 .. +0xb holds `push %r12; mov %rdi,%r12; push %rbp`.
+  json r = report("BLK_MAX_REQUEST_COUNT");
+  for (auto &s : r["critical_spans"])
+    if (s["kind"] == "dual") {
+      s["capture_address"] = "0xffffffff81551fb5";
+      s["probe_address"] = "0xffffffff81551fbb";
+    }
+  expect_refused({{r, 8}}, "moves the stack pointer");
+}
+
+TEST(RuntimeTransaction, RefusesAKindWithoutItsCapture) {
+  json r = report("BLK_MAX_REQUEST_COUNT");
+  for (auto &s : r["critical_spans"]) s.erase("capture_address");
+  expect_refused({{r, 8}}, "but has no capture address");
+}
+
+TEST(RunningKernel, BuildIdFromTheNotes) {
+  auto note = [](uint32_t type, const std::string &name, const std::string &desc) {
+    std::string out(12, '\0');
+    uint32_t h[3] = {uint32_t(name.size()), uint32_t(desc.size()), type};
+    memcpy(out.data(), h, 12);
+    auto pad = [](std::string s) { return s + std::string((4 - s.size() % 4) % 4, '\0'); };
+    return out + pad(name) + pad(desc);
+  };
+  // Other notes (Xen, Linux) come first in a real kernel.
+  std::string notes = note(1, std::string("Xen\0", 4), "abc") + note(3, std::string("GNU\0", 4), "\x3b\x43\xfa\xd5");
+  auto id = build_id_from_notes(notes);
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ(*id, "3b43fad5");
+  EXPECT_FALSE(build_id_from_notes(note(1, std::string("Xen\0", 4), "abc")));
+  EXPECT_FALSE(build_id_from_notes("\x01\x02"));
+}
+
+TEST(RunningKernel, KallsymsAddress) {
+  std::string ks = "0000000000000000 A fixed_percpu_data\nffffffffa1000000 T _text\nffffffffa1000000 T startup_64\n"
+                   "ffffffffa1543e30 T blk_start_plug_nr_ios\nffffffffc0000000 t foo\t[mod]\n";
+  EXPECT_EQ(*kallsyms_address(ks, "_text"), 0xffffffffa1000000ull);
+  EXPECT_EQ(*kallsyms_address(ks, "foo"), 0xffffffffc0000000ull);
+  EXPECT_FALSE(kallsyms_address(ks, "_tex"));
+  auto hidden = kallsyms_address("0000000000000000 T _text\n", "_text");
+  ASSERT_FALSE(hidden);
+  EXPECT_NE(hidden.error().message.find("hides addresses"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kx
