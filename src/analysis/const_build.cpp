@@ -130,6 +130,12 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
         r.test_values.push_back(v);
         return true;
       }
+      // So is the knowledge that it does not compile.
+      auto failed = read_file(dir / ".failed");
+      if (failed && failed->rfind(key + "\n", 0) == 0) {
+        last_failure = make_error(failed->substr(key.size() + 1));
+        continue;
+      }
       Progress prog("rebuilding " + std::to_string(r.objects.size()) + " object(s) at " + site.token_text + " = " +
                     std::to_string(v));
       std::error_code ec;
@@ -143,6 +149,7 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
       }
       if (st.error().message.rfind("interrupted", 0) == 0) return st.error();
       last_failure = st.error();
+      KX_TRY(write_file_atomic(dir / ".failed", key + "\n" + st.error().message));
       auto msg = st.error().message;
       auto e = msg.find("error:");
       note("value " + std::to_string(v) + " does not compile" +
