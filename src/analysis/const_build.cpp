@@ -1,5 +1,7 @@
 #include "analysis/const_build.h"
 
+#include "util/hex.h"
+
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -58,12 +60,6 @@ std::string const_id(const ConstSite &s) {
 Result<std::string> render(const ConstSite &s, int64_t value) {
   if (s.token < 0) return std::to_string(value);  // the whole body
   return render_int_literal(s.token_text, static_cast<uint64_t>(value));
-}
-
-std::string hex(uint64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
 }
 
 template <typename T>

@@ -1,6 +1,8 @@
 // kx set SPEC|NAME=VALUE... · kx reset ID · kx status [--json]: the runtime
 // (x-sie.ko) on the running kernel.
 #include <chrono>
+
+#include "util/hex.h"
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -18,12 +20,6 @@
 namespace kx::cli {
 
 namespace {
-
-std::string hex(uint64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 
 struct Assignment {
   std::string key;

@@ -1,5 +1,7 @@
 #include "runtime/transaction.h"
 
+#include "util/hex.h"
+
 #include <Zydis/Zydis.h>
 #include <elf.h>
 
@@ -14,12 +16,6 @@
 namespace kx {
 
 namespace {
-
-std::string hex(uint64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 
 Result<uint64_t> parse_address(const nlohmann::json &j, const std::string &what) {
   if (!j.is_string()) return make_error("the report has no " + what);

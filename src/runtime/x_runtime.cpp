@@ -1,5 +1,7 @@
 #include "runtime/x_runtime.h"
 
+#include "util/hex.h"
+
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -17,12 +19,6 @@ namespace kx {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string hex(uint64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 
 std::string kind_name(uint8_t k) {
   switch (k) {

@@ -1,5 +1,7 @@
 #include "scope/scope_table.h"
 
+#include "util/hex.h"
+
 #include <sqlite3.h>
 
 #include <cstdio>
@@ -190,12 +192,6 @@ Result<std::vector<nlohmann::json>> ScopeTable::list() const {
   std::vector<nlohmann::json> out;
   while (q.step() == SQLITE_ROW) out.push_back(nlohmann::json::parse(q.column(0)));
   return out;
-}
-
-static std::string hex(int64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
 }
 
 std::string report_text(const nlohmann::json &r) {

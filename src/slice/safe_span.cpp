@@ -1,5 +1,7 @@
 #include "slice/safe_span.h"
 
+#include "util/hex.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -21,12 +23,6 @@ Loc slot(int64_t off) { return kSlotBase + off; }
 const int kArgRegs[] = {7, 6, 2, 1, 8, 9};  // rdi rsi rdx rcx r8 r9
 const int kCallerSaved[] = {0, 1, 2, 6, 7, 8, 9, 10, 11};
 
-std::string hex(uint64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
-
 int gpr_of(ZydisRegister r) {
   auto s = gpr_slice(r);
   return s ? s->index : -1;
@@ -40,17 +36,20 @@ bool is_return(const Insn &in, uint64_t addr, KernelCode &code) {
   return false;
 }
 
+// Index of the instruction at `addr`, or -1.
+long index_at(const KernelFunction &f, uint64_t addr) {
+  for (size_t k = 0; k < f.insns.size(); ++k)
+    if (f.address + f.insns[k].offset == addr) return static_cast<long>(k);
+  return -1;
+}
+
 // Stack pointer offsets from the function's entry, per instruction (nullopt: unknown).
 std::vector<std::optional<int64_t>> stack_deltas(const KernelFunction &f) {
   std::vector<std::optional<int64_t>> d(f.insns.size());
   if (d.empty()) return d;
   std::vector<size_t> work = {0};
   d[0] = 0;
-  auto index_of = [&](uint64_t addr) -> long {
-    for (size_t k = 0; k < f.insns.size(); ++k)
-      if (f.address + f.insns[k].offset == addr) return static_cast<long>(k);
-    return -1;
-  };
+  auto index_of = [&](uint64_t addr) { return index_at(f, addr); };
   while (!work.empty()) {
     size_t i = work.back();
     work.pop_back();
@@ -166,11 +165,7 @@ class Slicer {
     std::vector<size_t> work = {start};
     in[start] = taint;
     std::set<size_t> exit_set;
-    auto index_of = [&](uint64_t addr) -> long {
-      for (size_t k = 0; k < f.insns.size(); ++k)
-        if (f.address + f.insns[k].offset == addr) return static_cast<long>(k);
-      return -1;
-    };
+    auto index_of = [&](uint64_t addr) { return index_at(f, addr); };
     while (!work.empty()) {
       size_t i = work.back();
       work.pop_back();

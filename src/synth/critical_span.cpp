@@ -495,6 +495,26 @@ bool flags_dead_after(const DecodedFunction &f, size_t last) {
   return false;
 }
 
+// Takes a synthesis into the span and proves it over the range of new
+// values the seeds' operands can hold. False when nothing was synthesized.
+bool synthesize_and_prove(CriticalSpan &cs, const Synthesis &syn, Region impl, Region spec,
+                          const std::vector<SpanSeed> &seeds, unsigned timeout_ms, bool flags_live) {
+  if (!syn.error.empty()) {
+    cs.detail = syn.error;
+    return false;
+  }
+  cs.kind = syn.kind;
+  cs.update = syn.update;
+  if (cs.kind == SynthKind::Dual) cs.capture = cs.start;
+  auto [lo, hi] = value_range(*spec.f, seeds);
+  cs.v_min = lo;
+  cs.v_max = hi;
+  auto [res, detail] = prove(impl, spec, seeds, cs.update, lo, hi, timeout_ms, flags_live);
+  cs.proof = res;
+  cs.detail = detail;
+  return true;
+}
+
 }  // namespace
 
 std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_t ofirst, size_t olast,
@@ -564,21 +584,8 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
     }
   if (orig.insns[olast + 1].zi.meta.category == ZYDIS_CATEGORY_COND_BR)
     cs.notes.push_back("the update probe sits on a conditional jump, which kprobes cannot jump-optimize (Appendix B)");
-  Synthesis syn = synthesize(orig, ofirst, olast, seeds, c, in, spec, impl);
-  if (!syn.error.empty()) {
-    cs.detail = syn.error;
-    return cs;
-  }
-  cs.kind = syn.kind;
-  cs.update = syn.update;
-  if (cs.kind == SynthKind::Dual) cs.capture = cs.start;
-  auto [lo, hi] = value_range(test, seeds);
-  cs.v_min = lo;
-  cs.v_max = hi;
-  auto [res, detail] =
-      prove({&orig, ofirst, olast}, {&test, tfirst, tlast}, seeds, cs.update, lo, hi, timeout_ms, flags_live);
-  cs.proof = res;
-  cs.detail = detail;
+  synthesize_and_prove(cs, synthesize(orig, ofirst, olast, seeds, c, in, spec, impl), {&orig, ofirst, olast},
+                       {&test, tfirst, tlast}, seeds, timeout_ms, flags_live);
   if (!flags_live) cs.notes.push_back("flags are dead after the span: not part of its state");
   return cs;
 }
@@ -663,21 +670,11 @@ std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::ve
     if (f.insns[last + 1].zi.meta.category == ZYDIS_CATEGORY_COND_BR)
       cs.notes.push_back("the update probe sits on a conditional jump, which kprobes cannot jump-optimize (Appendix B)");
 
-    Synthesis syn = synthesize(f, first, last, group, c, in, s, s);
-    if (!syn.error.empty()) {
-      cs.detail = syn.error;
+    if (!synthesize_and_prove(cs, synthesize(f, first, last, group, c, in, s, s), {&f, first, last},
+                              {&f, first, last}, group, timeout_ms, true)) {
       out.push_back(cs);
       continue;
     }
-    cs.kind = syn.kind;
-    cs.update = syn.update;
-    if (cs.kind == SynthKind::Dual) cs.capture = cs.start;
-    auto [lo, hi] = value_range(f, group);
-    cs.v_min = lo;
-    cs.v_max = hi;
-    auto [res, detail] = prove({&f, first, last}, {&f, first, last}, group, cs.update, lo, hi, timeout_ms);
-    cs.proof = res;
-    cs.detail = detail;
     // Linear seeds only: a non-linear T has no V to instantiate.
     if (!cs.tunes_t)
       for (auto &t : tests) {

@@ -1,16 +1,12 @@
 #include "synth/update_expr.h"
 
+#include "util/hex.h"
+
 #include <cstdio>
 
 namespace kx {
 
 namespace {
-
-std::string hex(uint64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 
 uint64_t mask(unsigned w) { return w >= 64 ? ~0ull : ((1ull << w) - 1); }
 
