@@ -116,7 +116,11 @@ Result<Child> start_virtiofsd(const fs::path &socket, const fs::path &source, co
 
 std::string command_script(const LabOptions &o) {
   std::string s = "KX_RESULTS=" + shell_quote(o.results.string()) + "\nKX_CWD=" + shell_quote(o.cwd.string()) +
-                  "\nexport KX_RESULTS\nset --";
+                  "\nexport KX_RESULTS\n";
+  // kx inside the guest must see the same caches and profile as outside.
+  for (const char *var : {"KX_HOME", "KX_PROFILE"})
+    if (const char *v = getenv(var); v && *v) s += std::string("export ") + var + "=" + shell_quote(v) + "\n";
+  s += "set --";
   for (auto &a : o.command) s += " " + shell_quote(a);
   return s + "\n";
 }
