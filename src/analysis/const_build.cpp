@@ -100,6 +100,12 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
   r.objects = affected.objects;
   r.macros = affected.macros;
   timer.lap("objects");
+  if (r.objects.size() > opts.max_objects) {
+    r.status = ConstStatus::Error;
+    r.reason = std::to_string(r.objects.size()) + " objects can see it (more than --max-objects " +
+               std::to_string(opts.max_objects) + "); raise the bound to analyse it";
+    return r;
+  }
   if (r.objects.empty()) {
     r.status = ConstStatus::Untunable;
     r.reason = "no object linked into vmlinux uses it (" + site.file + " is not seen by any vmlinux unit that mentions it)";

@@ -52,6 +52,9 @@ Result<ConstSite> resolve_const(const std::filesystem::path &tree, const std::st
 // (bad spec, build failure); untunable constants are a report, with a reason.
 struct BuildOptions {
   bool seeds_only = false;  // stop after the seeds (no spans, no proofs)
+  // A header constant can reach hundreds of objects; rebuilding them all at
+  // several values takes long. Above this many, stop and say so.
+  size_t max_objects = 48;
 };
 Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg, const BuildOptions &opts = {});
 

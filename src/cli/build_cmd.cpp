@@ -14,8 +14,11 @@ void add_build_command(CLI::App &app, Globals &g, Action &action) {
   build->add_option("spec", *specs, "FILE:LINE:TOKEN (see the corpus README) or a macro name")->required();
   build->add_flag("--json", *json, "machine-readable output");
   build->add_flag("--seeds-only", *seeds_only, "stop after finding and mapping the seeds");
-  build->callback([&g, &action, specs, json, seeds_only] {
-    action = [&g, specs, json, seeds_only]() -> Result<int> {
+  auto max_objects = std::make_shared<size_t>(BuildOptions{}.max_objects);
+  build->add_option("--max-objects", *max_objects, "refuse constants more objects than this can see")
+      ->capture_default_str();
+  build->callback([&g, &action, specs, json, seeds_only, max_objects] {
+    action = [&g, specs, json, seeds_only, max_objects]() -> Result<int> {
       KX_ASSIGN(p, resolve_profile(g.profile));
       KX_ASSIGN(k, load_prepared(p));
       nlohmann::json all = nlohmann::json::array();
@@ -23,6 +26,7 @@ void add_build_command(CLI::App &app, Globals &g, Action &action) {
       for (auto &spec : *specs) {
         BuildOptions opts;
         opts.seeds_only = *seeds_only;
+        opts.max_objects = *max_objects;
         auto r = build_const(k, spec, opts);
         if (!r) return r.error().context(spec);
         nlohmann::json j = to_json(*r);

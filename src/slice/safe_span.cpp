@@ -230,6 +230,8 @@ class Slicer {
   // caller-saved registers and flags it clobbers.
   std::set<Loc> call(const KernelFunction &f, const Insn &insn, uint64_t addr, const std::set<Loc> &cur,
                      std::set<Loc> out, int depth) {
+    // `call __fentry__` is patched to a NOP at boot (ftrace): no call at all.
+    if (auto t = branch_target(insn, addr); t && code_.name_at(*t) == "__fentry__") return out;
     std::set<Loc> args;
     for (int r : kArgRegs)
       if (cur.count(r)) args.insert(r);
@@ -238,6 +240,7 @@ class Slicer {
     if (args.empty()) return out;
     auto t = branch_target(insn, addr);
     std::string target = t ? code_.name_at(*t) : "";
+    if (t && target.empty()) target = hex(*t);
     if (!t || target.rfind("__x86_indirect_thunk", 0) == 0 || target.rfind("__SCT__", 0) == 0) {
       widen(f, "a derived value is passed to an indirect call at " + f.name + "+" + hex(insn.offset));
       return out;

@@ -495,6 +495,21 @@ bool flags_dead_after(const DecodedFunction &f, size_t last) {
   return false;
 }
 
+// The instruction after the span is a branch target: other paths reach the
+// update probe too. The update must then run only for a task that came
+// through the span, so a probe at the span's start marks it, as a dual
+// span's capture does (the runtime skips the update for unmarked tasks).
+void mark_entry(CriticalSpan &cs) {
+  if (cs.kind != SynthKind::Dual) {
+    cs.kind = SynthKind::Dual;
+    cs.capture = cs.start;
+    auto &caps = cs.update["captures"];
+    if (caps.empty()) caps.push_back(cs.defines.empty() || cs.defines[0] == "mem" ? "rax" : cs.defines[0]);
+  }
+  cs.notes.push_back("the instruction after the span is a branch target: the update runs only for tasks that "
+                     "passed the span's start (marked there, like a capture)");
+}
+
 // Takes a synthesis into the span and proves it over the range of new
 // values the seeds' operands can hold. False when nothing was synthesized.
 bool synthesize_and_prove(CriticalSpan &cs, const Synthesis &syn, Region impl, Region spec,
@@ -573,10 +588,7 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
   cs.tunes_t = std::any_of(seeds.begin(), seeds.end(), [](auto &g) { return !g.relation.linear; });
   cs.notes.push_back("matched by its symbolic state expression: the shipped code computes it with other "
                      "instructions than the test builds (" + orig.insns[ofirst].text + " …)");
-  if (targets.count(olast + 1)) {
-    cs.detail = "the instruction after the span is a branch target: the update would also run on other paths";
-    return cs;
-  }
+
   for (size_t i = ofirst + 1; i <= olast + 1 && i < orig.insns.size(); ++i)
     if (targets.count(i) && i <= olast) {
       cs.detail = "a branch enters the middle of the span";
@@ -586,6 +598,7 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
     cs.notes.push_back("the update probe sits on a conditional jump, which kprobes cannot jump-optimize (Appendix B)");
   synthesize_and_prove(cs, synthesize(orig, ofirst, olast, seeds, c, in, spec, impl), {&orig, ofirst, olast},
                        {&test, tfirst, tlast}, seeds, timeout_ms, flags_live);
+  if (targets.count(olast + 1)) mark_entry(cs);
   if (!flags_live) cs.notes.push_back("flags are dead after the span: not part of its state");
   return cs;
 }
@@ -662,11 +675,7 @@ std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::ve
       continue;
     }
     cs.probe = f.insns[last + 1].offset;
-    if (targets.count(last + 1)) {
-      cs.detail = "the instruction after the span is a branch target: the update would also run on other paths";
-      out.push_back(cs);
-      continue;
-    }
+    bool join = targets.count(last + 1) > 0;
     if (f.insns[last + 1].zi.meta.category == ZYDIS_CATEGORY_COND_BR)
       cs.notes.push_back("the update probe sits on a conditional jump, which kprobes cannot jump-optimize (Appendix B)");
 
@@ -675,6 +684,7 @@ std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::ve
       out.push_back(cs);
       continue;
     }
+    if (join) mark_entry(cs);
     // Linear seeds only: a non-linear T has no V to instantiate.
     if (!cs.tunes_t)
       for (auto &t : tests) {
