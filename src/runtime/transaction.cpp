@@ -208,6 +208,12 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
         x.capture = csite;
         planned.capture = capture + slide;
       }
+      // Two updates on one probe would run in kprobe-list order, each on the
+      // other's result: refuse rather than guess (e.g. two consts in one span).
+      for (auto &other : t.planned)
+        if (other.probe == planned.probe)
+          return make_error(id + ": span " + label + " updates at " + hex(probe) + ", where " + other.label +
+                            " already does; tune them in separate transactions or not at once");
       memcpy(x.label, label.data(), label.size());
       x.prog = *prog;
       t.spans.push_back(x);

@@ -149,6 +149,15 @@ TEST(RuntimeTransaction, RefusesAConstTwice) {
   expect_refused({{report("SHRINK_BATCH"), 64}, {report("SHRINK_BATCH"), 32}}, "given twice");
 }
 
+TEST(RuntimeTransaction, RefusesTwoUpdatesOnOneProbe) {
+  // Another const analysed to the same span (two consts in one span, as
+  // cfs_bandwidth_slack_period and min_bandwidth_expiration are).
+  json twin = report("SHRINK_BATCH");
+  twin["id"] = "SHRINK_BATCH_TWIN";
+  twin["spec"] = "mm/vmscan.c:785:1";
+  expect_refused({{report("SHRINK_BATCH"), 64}, {twin, 32}}, "already does");
+}
+
 TEST(RuntimeTransaction, RefusesAProbeOutsideItsFunction) {
   json r = report("SHRINK_BATCH");
   r["critical_spans"][0]["probe_address"] = "0xffffffff81000000";
