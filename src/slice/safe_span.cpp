@@ -158,7 +158,7 @@ class Slicer {
   SafeSpan span;
   size_t budget = kBudget;
 
-  FrameResult frame(const KernelFunction &f, size_t start, std::set<Loc> taint, int depth, bool top) {
+  FrameResult frame(const KernelFunction &f, size_t start, std::set<Loc> taint, int depth) {
     FrameResult r;
     auto deltas = stack_deltas(f);
     std::map<size_t, std::set<Loc>> in;
@@ -222,7 +222,6 @@ class Slicer {
     }
     for (size_t e : exit_set)
       if (!r.live.count(e)) r.exits.push_back(e);
-    (void)top;
     return r;
   }
 
@@ -251,7 +250,7 @@ class Slicer {
     }
     const KernelFunction *callee = code_.function_at(*t);
     if (!callee) return out;
-    FrameResult cr = frame(*callee, 0, args, depth + 1, false);
+    FrameResult cr = frame(*callee, 0, args, depth + 1);
     add_ranges(*callee, cr.live);
     if (std::find(span.callees.begin(), span.callees.end(), callee->name) == span.callees.end())
       span.callees.push_back(callee->name);
@@ -290,7 +289,7 @@ std::optional<std::string> unprobeable(const KernelFunction &f) {
   return std::nullopt;
 }
 
-void plan_probes(KernelCode &code, SafeSpan &ss, const KernelFunction &f, const std::vector<uint64_t> &returns) {
+void plan_probes(SafeSpan &ss, const KernelFunction &f, const std::vector<uint64_t> &returns) {
   auto add = [&](uint64_t addr, const std::string &kind) {
     ProbePoint p{addr, kind, true, "", std::nullopt};
     if (auto why = unprobeable(f)) {
@@ -302,7 +301,6 @@ void plan_probes(KernelCode &code, SafeSpan &ss, const KernelFunction &f, const 
   add(ss.entry, "entry");
   for (uint64_t e : ss.exits)
     add(e, std::find(returns.begin(), returns.end(), e) != returns.end() ? "return" : "exit");
-  (void)code;
 }
 
 // Ranges and size from the member instructions.
@@ -338,7 +336,7 @@ std::vector<SafeSpan> build_safe_spans(KernelCode &code, const std::vector<SpanS
     for (size_t i = st.first; i <= st.last; ++i) live.insert(i);
     FrameResult top;
     if (!taint.empty() && st.last + 1 < f->insns.size()) {
-      top = s.frame(*f, st.last + 1, taint, 0, true);
+      top = s.frame(*f, st.last + 1, taint, 0);
       live.insert(top.live.begin(), top.live.end());
     } else if (st.last + 1 < f->insns.size()) {
       top.exits.push_back(st.last + 1);
@@ -368,13 +366,13 @@ std::vector<SafeSpan> build_safe_spans(KernelCode &code, const std::vector<SpanS
         if (!caller) continue;
         for (size_t i = 0; i + 1 < caller->insns.size(); ++i)
           if (caller->address + caller->insns[i].offset == sites[k]) {
-            FrameResult cr = s.frame(*caller, i + 1, {0}, 1, false);
+            FrameResult cr = s.frame(*caller, i + 1, {0}, 1);
             s.add_ranges(*caller, cr.live);
             s.span.callers.push_back(caller->name);
           }
       }
     }
-    plan_probes(code, s.span, *f, returns);
+    plan_probes(s.span, *f, returns);
     finalize(s.span);
     out.push_back(std::move(s.span));
   }
