@@ -295,7 +295,7 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
           for (auto &[v, fv] : variants)
             for (auto &[a, b] : match_functions(decoded[obj], fv))
               if (a == fn) tests.push_back({v, &fv.at(b)});
-          for (auto &cs : build_critical_spans(decoded[obj].at(fn), seeds, v0, tests)) {
+          for (auto &cs : build_critical_spans(decoded[obj].at(fn), seeds, tests)) {
             starts.push_back({r.function_address.at(obj + ":" + fn), cs.first, cs.last, cs.defines});
             r.spans.push_back(cs);
           }

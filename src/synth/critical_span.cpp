@@ -604,13 +604,12 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
 }
 
 std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::vector<SpanSeed> seeds,
-                                               std::optional<int64_t> v0, const std::vector<TestBuild> &tests,
+                                               const std::vector<TestBuild> &tests,
                                                unsigned timeout_ms) {
   std::vector<CriticalSpan> out;
   std::sort(seeds.begin(), seeds.end(), [](auto &a, auto &b) { return a.insn < b.insn; });
   std::set<size_t> targets;
   std::vector<size_t> bb = basic_blocks(f, targets);
-  (void)v0;
 
   size_t i = 0;
   while (i < seeds.size()) {

@@ -67,9 +67,6 @@ struct TestBuild {
   const DecodedFunction *function;
 };
 
-// Groups a function's seeds into critical spans, synthesizes and proves each
-// update. `v0` is the value the binary was compiled with (the T of a
-// non-linear seed when it has no linear relation). `timeout_ms` bounds each proof.
 // A span found by its symbolic state expression where the original has no
 // instruction carrying T (paper §3.3.1, Fig. 3: x*V compiled as lea+shl for
 // one value and imul for another). The test build computes the state from T
@@ -83,8 +80,11 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
                                               const std::vector<SpanSeed> &seeds, int64_t v0, std::string &why,
                                               unsigned timeout_ms = 10000);
 
+// Groups a function's seeds into critical spans, synthesizes and proves each
+// update, and checks each span against the test builds given. `timeout_ms`
+// bounds each proof.
 std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::vector<SpanSeed> seeds,
-                                               std::optional<int64_t> v0, const std::vector<TestBuild> &tests = {},
+                                               const std::vector<TestBuild> &tests = {},
                                                unsigned timeout_ms = 10000);
 
 }  // namespace kx

@@ -81,7 +81,7 @@ struct SpanFixture : ::testing::Test {
     for (auto &s : found->seeds)
       for (size_t i = 0; i < f.insns.size(); ++i)
         if (f.insns[i].offset == s.offset) seeds.push_back({i, s.operand, s.relation});
-    return build_critical_spans(f, seeds, v0);
+    return build_critical_spans(f, seeds);
   }
 
   // The end-to-end check, over random states, for new value `v1`.
