@@ -3,6 +3,7 @@
 #include "util/hex.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -37,10 +38,13 @@ bool is_return(const Insn &in, uint64_t addr, KernelCode &code) {
 }
 
 // Index of the instruction at `addr`, or -1.
+// Instructions are in address order: a binary search (functions reach thousands of instructions).
 long index_at(const KernelFunction &f, uint64_t addr) {
-  for (size_t k = 0; k < f.insns.size(); ++k)
-    if (f.address + f.insns[k].offset == addr) return static_cast<long>(k);
-  return -1;
+  if (addr < f.address) return -1;
+  uint64_t off = addr - f.address;
+  auto it = std::lower_bound(f.insns.begin(), f.insns.end(), off,
+                             [](const Insn &in, uint64_t o) { return in.offset < o; });
+  return it != f.insns.end() && it->offset == off ? static_cast<long>(it - f.insns.begin()) : -1;
 }
 
 // Stack pointer offsets from the function's entry, per instruction (nullopt: unknown).
@@ -48,7 +52,9 @@ std::vector<std::optional<int64_t>> stack_deltas(const KernelFunction &f) {
   std::vector<std::optional<int64_t>> d(f.insns.size());
   if (d.empty()) return d;
   std::vector<size_t> work = {0};
+  std::vector<char> seen(f.insns.size(), 0);
   d[0] = 0;
+  seen[0] = 1;
   auto index_of = [&](uint64_t addr) { return index_at(f, addr); };
   while (!work.empty()) {
     size_t i = work.back();
@@ -80,13 +86,15 @@ std::vector<std::optional<int64_t>> stack_deltas(const KernelFunction &f) {
     if (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR)
       if (auto t = branch_target(in, f.address + in.offset); t)
         if (long k = index_of(*t); k >= 0) succ.push_back(k);
+    // Each instruction's offset only moves from unseen to a value to unknown
+    // (paths disagree), so the walk ends (an unknown offset once looped forever).
     for (size_t s : succ) {
-      bool first = !d[s] && s != 0;
-      if (first) {
+      if (!seen[s]) {
+        seen[s] = 1;
         d[s] = after;
         work.push_back(s);
-      } else if (d[s] != after && d[s]) {
-        d[s].reset();  // paths disagree
+      } else if (d[s] && d[s] != after) {
+        d[s].reset();
         work.push_back(s);
       }
     }
@@ -155,12 +163,16 @@ struct FrameResult {
 class Slicer {
  public:
   explicit Slicer(KernelCode &code) : code_(code) {}
+  // Stack offsets per function, computed once: callers and callees recur.
+  std::unordered_map<uint64_t, std::vector<std::optional<int64_t>>> deltas_;
   SafeSpan span;
   size_t budget = kBudget;
 
   FrameResult frame(const KernelFunction &f, size_t start, std::set<Loc> taint, int depth) {
     FrameResult r;
-    auto deltas = stack_deltas(f);
+    auto [cached, fresh_fn] = deltas_.try_emplace(f.address);
+    if (fresh_fn) cached->second = stack_deltas(f);
+    const auto &deltas = cached->second;
     std::map<size_t, std::set<Loc>> in;
     std::vector<size_t> work = {start};
     in[start] = taint;

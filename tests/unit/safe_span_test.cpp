@@ -76,6 +76,14 @@ TEST_F(SliceFixture, LoopCounterIsLiveAroundTheLoop) {
   EXPECT_EQ(ss[0].size_insns, 4u);  // mov, dec, jnz, ret: ecx never dies before the return
 }
 
+TEST_F(SliceFixture, AStackPointerLostInALoopEndsTheWalk) {
+  // Stack offsets are unknown from the `and` on; the loop used to re-queue
+  // them forever (the corpus's tcp.h consts ran out of memory).
+  auto ss = slice({{addr("f_realign"), 2, 2, {"rcx"}}});
+  ASSERT_EQ(ss.size(), 1u);
+  EXPECT_EQ(ss[0].size_insns, 7u);  // mov $4 .. ret: ecx is live around the loop
+}
+
 TEST_F(SliceFixture, OverlappingSpansOfOneFunctionMerge) {
   auto ss = slice({{addr("f_two"), 0, 0, {"rax"}}, {addr("f_two"), 1, 1, {"rdx"}}});
   ASSERT_EQ(ss.size(), 1u);
