@@ -6,13 +6,39 @@
 #include <linux/atomic.h>
 #include <linux/kprobes.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/ptrace.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
 
 #include "x_sie_uapi.h"
 #include "x_sie_update.h"
 
+struct bpf_map;
+struct bpf_prog;
 struct xsie_capture_table;
+struct xsie_task_table;
 struct xsie_tx;
+
+/* A const of a transaction: its value, or the policy that picks it. */
+struct xsie_const {
+	struct x_sie_const req;		/* as loaded (fds meaningless after load) */
+	struct bpf_prog *prog;		/* NULL: req.value */
+	struct bpf_map *slot;		/* the policy's x_sie_slot map */
+};
+
+/* A monitor kprobe of a safe span: its entry or one of its exits. */
+struct xsie_monitor {
+	struct kprobe kp;
+	struct xsie_tx *tx;
+	bool entry, registered;
+};
+
+struct xsie_ss {
+	u32 const_index, n_ranges, n_monitors;
+	u64 (*ranges)[2];
+	struct xsie_monitor monitors[1 + X_SIE_MAX_SS_EXITS];
+};
 
 /* One critical span of one const: its update probe and, if dual, its capture probe. */
 struct xsie_span {
@@ -20,10 +46,10 @@ struct xsie_span {
 	struct kprobe capture;
 	struct xsie_tx *tx;
 	struct xsie_capture_table *caps;	/* dual spans only */
-	u64 value;				/* the const's new value (v) */
 	u32 index, const_index, kind;
 	bool probe_registered, capture_registered;
 	atomic64_t hits, skipped, captures, faults;
+	atomic64_t policy_runs, policy_unset, policy_rejected;
 	char label[X_SIE_LABEL_LEN];
 	struct x_sie_prog prog;			/* checked at load */
 };
@@ -37,14 +63,32 @@ struct xsie_tx {
 	 * before any is unregistered.
 	 */
 	int armed;
-	u32 n_consts, n_spans;
-	struct x_sie_const *consts;
+	u32 n_consts, n_spans, n_ss;
+	struct xsie_const *consts;
 	struct xsie_span *spans;
+	struct xsie_ss *ss;
+
+	/*
+	 * Transitions (x_sie_transition.c). `on` is the behaviour every task
+	 * runs (0 compiled, 1 new); while `switching`, tasks move to `target`:
+	 * per thread at a clean safe-span entry, all at once when `inside`
+	 * (tasks inside a safe span) drops to zero.
+	 */
+	u32 transition;			/* enum x_sie_transition */
+	u32 phase;			/* enum x_sie_phase */
+	int on, target, switching, monitoring;
+	raw_spinlock_t lock;		/* inside, the task table, the switch itself */
+	struct xsie_task_table *tasks;
+	u32 inside, seeded, scanned, unverified, overflow;
+	atomic64_t switched, entries, exits;
+	u64 start_ns, scan_ns, transition_ns;
+	struct mutex monitor_lock;	/* registering/unregistering monitors */
+	struct delayed_work reaper;	/* removes the monitors once the switch is done */
 };
 
 /* x_sie_txn.c */
 long xsie_load(struct x_sie_load *req);
-long xsie_unload(u32 id);
+long xsie_unload(struct x_sie_unload *req);
 long xsie_status(struct x_sie_status *req);
 void xsie_unload_all(void);
 
@@ -54,6 +98,21 @@ void xsie_handlers_exit(void);
 int xsie_update_pre(struct kprobe *kp, struct pt_regs *regs);
 int xsie_capture_pre(struct kprobe *kp, struct pt_regs *regs);
 u8 xsie_probe_state(struct kprobe *kp);
+
+/* x_sie_transition.c */
+int xsie_transition_init(struct xsie_tx *tx);
+void xsie_transition_free(struct xsie_tx *tx);
+int xsie_transition_start(struct xsie_tx *tx, int target, char *why, size_t whylen);
+int xsie_transition_wait(struct xsie_tx *tx, unsigned int timeout_ms);
+void xsie_transition_cancel(struct xsie_tx *tx);
+void xsie_monitors_remove(struct xsie_tx *tx);
+bool xsie_task_on(struct xsie_tx *tx);
+void xsie_transition_status(struct xsie_tx *tx, struct x_sie_tx_status *r);
+
+/* x_sie_policy.c */
+int xsie_policy_get(struct xsie_const *c, char *why, size_t whylen);
+void xsie_policy_put(struct xsie_const *c);
+bool xsie_policy_value(struct xsie_tx *tx, struct xsie_span *s, struct pt_regs *regs, u64 *v);
 
 /* x_sie_capture.c */
 struct xsie_capture_table *xsie_capture_alloc(void);

@@ -80,11 +80,13 @@ int xsie_update_pre(struct kprobe *kp, struct pt_regs *regs)
 	const struct x_sie_state *cap = NULL;
 	bool flags_written = false;
 	unsigned int i;
+	u64 v;
 
 	if (!READ_ONCE(s->tx->armed))
 		return 0;
 	sc = this_cpu_ptr(xsie_scratch);
 	if (s->caps) {
+		/* Taken even when unused below: a capture belongs to this run of the span. */
 		if (!xsie_capture_take(s->caps, regs, &sc->cap)) {
 			/* No capture of this frame: keep the span's own result. */
 			atomic64_inc(&s->skipped);
@@ -92,9 +94,12 @@ int xsie_update_pre(struct kprobe *kp, struct pt_regs *regs)
 		}
 		cap = &sc->cap;
 	}
+	/* Compiled behaviour for this task until its transition (x_sie_transition.c). */
+	if (!xsie_task_on(s->tx) || !xsie_policy_value(s->tx, s, regs, &v))
+		return 0;
 	xsie_regs_to_state(regs, &sc->now);
 	/* Every value first, on the state at the probe; then the writes. */
-	x_sie_prog_eval(&s->prog, &sc->now, cap, s->value, sc->nodes, &sc->res);
+	x_sie_prog_eval(&s->prog, &sc->now, cap, v, sc->nodes, &sc->res);
 	x_sie_prog_apply(&s->prog, &sc->res, &sc->now);
 	for (i = 0; i < s->prog.n_assigns; i++) {
 		const struct x_sie_assign *a = &s->prog.assigns[i];

@@ -41,9 +41,10 @@ static long xsie_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 		if (copy_from_user(&req, uarg, sizeof(req)))
 			return -EFAULT;
-		if (req.abi_version != X_SIE_ABI_VERSION)
-			return -EINVAL;
-		return xsie_unload(req.tx_id);
+		ret = xsie_unload(&req);
+		if (copy_to_user(uarg, &req, sizeof(req)))
+			ret = ret ? ret : -EFAULT;
+		return ret;
 	}
 	case X_SIE_IOC_STATUS: {
 		struct x_sie_status req;

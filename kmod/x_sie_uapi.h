@@ -3,10 +3,13 @@
  * The control ABI of x-sie.ko (/dev/x-sie), shared by the module and kx.
  *
  * User space loads a *transaction*: several perf-consts, each with a new
- * value and the critical spans (paper §3.4) where its indirection runs. Per
- * span the module registers, by address, a kprobe with a pre-handler only at
- * the instruction after the span (the update) and, for dual-location spans,
- * one at the span's start that captures the inputs the update reads.
+ * value (or an eBPF policy that picks it) and the critical spans (paper §3.4)
+ * where its indirection runs. Per span the module registers, by address, a
+ * kprobe with a pre-handler only at the instruction after the span (the
+ * update) and, for dual-location spans, one at the span's start that captures
+ * the inputs the update reads. The safe spans (paper §3.5) of the consts get
+ * monitor kprobes at their entry and exits while the transaction switches
+ * between the compiled and the new behaviour (paper §3.6).
  *
  * Every structure is fixed-size, has no implicit padding, and is validated
  * field by field by the module; padding must be zero. The update is a
@@ -21,7 +24,7 @@
 #include <linux/types.h>
 
 #define X_SIE_DEVICE "x-sie"
-#define X_SIE_ABI_VERSION 1
+#define X_SIE_ABI_VERSION 2
 
 /* Bounds of everything the module copies in. */
 #define X_SIE_MAX_CONSTS 16
@@ -33,6 +36,9 @@
 #define X_SIE_LABEL_LEN 96
 #define X_SIE_ERROR_LEN 256
 #define X_SIE_NR_REGS 16
+#define X_SIE_MAX_SS 32		/* safe spans per transaction */
+#define X_SIE_MAX_SS_EXITS 15	/* exit sites per safe span */
+#define X_SIE_MAX_SS_RANGES 64	/* code ranges per safe span (stack inspection) */
 
 /* Registers in x86 encoding order, as the update language names them. */
 enum x_sie_reg {
@@ -123,12 +129,19 @@ struct x_sie_prog {
 	struct x_sie_assign assigns[X_SIE_MAX_ASSIGNS];
 };
 
-/* A probed address and the instruction bytes the debug vmlinux has there. */
+/*
+ * A probed address and the instruction bytes the debug vmlinux has there,
+ * or the ones the kernel patches in at boot where it rewrites such sites
+ * (a `jmp __x86_return_thunk` becomes `ret; int3...` without the retbleed
+ * mitigations): alt_len 0 when there is no such rewrite.
+ */
 struct x_sie_site {
 	__u64 addr;	/* runtime address (link address + KASLR slide); 0: none */
 	__u8 len;	/* 1..X_SIE_MAX_INSN; 0 when addr is 0 */
-	__u8 pad[7];
+	__u8 alt_len;	/* 0..len */
+	__u8 pad[6];
 	__u8 bytes[16];	/* unused tail zero */
+	__u8 alt[16];	/* unused tail zero */
 };
 
 enum x_sie_kind { X_SIE_INSERTION = 1, X_SIE_INVERSE, X_SIE_DUAL };
@@ -144,7 +157,45 @@ struct x_sie_span {
 
 struct x_sie_const {
 	char name[X_SIE_NAME_LEN];	/* the const's id, NUL-terminated, unique */
-	__u64 value;			/* what the update reads as v */
+	__u64 value;			/* what the update reads as v (no policy) */
+	__s64 min, max;			/* the values every update of the const is proven for */
+	__u64 dflt;			/* the compiled value, for policies */
+	__s32 policy_fd;		/* -1: `value`; else a BPF_PROG_TYPE_KPROBE program */
+	__s32 slot_fd;			/* with a policy: its x_sie_slot per-CPU array map */
+};
+
+/*
+ * What a policy and the module exchange, one per CPU (key 0 of a per-CPU
+ * array map): handlers never nest on a CPU, so one slot per CPU suffices.
+ * The module writes dflt/done and clears set before running the policy;
+ * x_set() writes value and set.
+ */
+struct x_sie_slot {
+	__u64 value;
+	__u64 dflt;
+	__u32 set;
+	__u32 done;	/* the transition to the policy is complete */
+};
+
+/*
+ * A safe span: a single entry, its exits, and the code ranges a task is
+ * inside of while a frame of it is on the task's stack. Sites are checked
+ * like probe sites; ranges are [start, end) runtime addresses.
+ */
+struct x_sie_ss {
+	__u32 const_index;
+	__u16 n_exits;				/* 1..X_SIE_MAX_SS_EXITS */
+	__u16 n_ranges;				/* 1..X_SIE_MAX_SS_RANGES */
+	struct x_sie_site entry;
+	struct x_sie_site exits[X_SIE_MAX_SS_EXITS];
+	__u64 ranges[X_SIE_MAX_SS_RANGES][2];
+};
+
+/* How a transaction switches between the compiled and the new behaviour. */
+enum x_sie_transition {
+	X_SIE_TRANS_IMMEDIATE = 1,	/* at once (no safe spans) */
+	X_SIE_TRANS_GLOBAL,		/* when no task is inside any safe span */
+	X_SIE_TRANS_PER_THREAD,		/* each task at its next outermost safe-span entry; all once none is inside */
 };
 
 /* X_SIE_IOC_LOAD: all spans attached, or none. */
@@ -155,12 +206,24 @@ struct x_sie_load {
 	__u32 tx_id;			/* out: the transaction's id */
 	__u64 consts;			/* user pointer to struct x_sie_const[n_consts] */
 	__u64 spans;			/* user pointer to struct x_sie_span[n_spans] */
+	__u32 n_ss;			/* 0 (IMMEDIATE only) .. X_SIE_MAX_SS */
+	__u32 transition;		/* enum x_sie_transition */
+	__u64 ss;			/* user pointer to struct x_sie_ss[n_ss] */
 	char error[X_SIE_ERROR_LEN];	/* out: why the load was refused */
 };
 
+/*
+ * X_SIE_IOC_UNLOAD switches back to the compiled behaviour the way the
+ * load switched (monitors again), then detaches. If tasks stay inside safe
+ * spans for timeout_ms, nothing changes and the call fails with EBUSY,
+ * unless force is set: then it detaches anyway.
+ */
 struct x_sie_unload {
 	__u32 abi_version;
 	__u32 tx_id;
+	__u32 timeout_ms;
+	__u32 force;
+	char error[X_SIE_ERROR_LEN];	/* out */
 };
 
 /* How a registered kprobe runs. */
@@ -185,24 +248,55 @@ struct x_sie_span_status {
 	__u64 captures;		/* capture probe hits */
 	__u64 faults;		/* MEM8 writes that faulted (nothing written) */
 	__u64 missed;		/* the kprobes' nmissed (hit inside another kprobe handler) */
+	__u64 policy_runs;	/* policy executions */
+	__u64 policy_unset;	/* runs that called no x_set: compiled behaviour kept */
+	__u64 policy_rejected;	/* x_set values outside [min, max]: compiled behaviour kept */
 	__u8 probe_state;	/* enum x_sie_probe_state */
 	__u8 capture_state;
 	__u8 kind;
-	__u8 pad[5];
+	__u8 policy;		/* 1: an X-tune policy picks the value */
+	__u8 pad[4];
 };
 
-/* X_SIE_IOC_STATUS: one record per span of every active transaction. */
+enum x_sie_phase {
+	X_SIE_PHASE_SWITCHING = 1,	/* compiled -> new: monitors attached */
+	X_SIE_PHASE_ACTIVE,		/* every task runs the new behaviour */
+	X_SIE_PHASE_REVERTING,		/* new -> compiled (unload) */
+};
+
+struct x_sie_tx_status {
+	__u32 tx_id;
+	__u32 phase;		/* enum x_sie_phase */
+	__u32 transition;	/* enum x_sie_transition */
+	__u32 n_ss;
+	__u32 monitors;		/* monitor kprobes registered now */
+	__u32 inside;		/* tasks inside a safe span (the global refcount) */
+	__u32 seeded;		/* tasks the stop_machine scan found inside */
+	__u32 scanned;		/* tasks it scanned */
+	__u32 unverified;	/* stacks it could not unwind: counted inside */
+	__u32 overflow;		/* per-task table full: completion held back */
+	__u64 switched;		/* per-thread switches at safe-span entries */
+	__u64 entries, exits;	/* monitor hits */
+	__u64 scan_ns;		/* the stop_machine scan */
+	__u64 transition_ns;	/* load (or unload) to completion; 0 while switching */
+	__u64 policy_runs;
+};
+
+/* X_SIE_IOC_STATUS: one record per span and per transaction. */
 struct x_sie_status {
 	__u32 abi_version;
-	__u32 capacity;		/* records the user buffer holds */
+	__u32 capacity;		/* span records the user buffer holds */
 	__u32 n_spans;		/* out: records available (may exceed capacity) */
-	__u32 n_transactions;	/* out */
+	__u32 n_transactions;	/* out (may exceed tx_capacity) */
 	__u64 spans;		/* user pointer to struct x_sie_span_status[capacity] */
+	__u32 tx_capacity;
+	__u32 pad;
+	__u64 txs;		/* user pointer to struct x_sie_tx_status[tx_capacity] */
 };
 
 #define X_SIE_IOC_MAGIC 0xb5
 #define X_SIE_IOC_LOAD _IOWR(X_SIE_IOC_MAGIC, 1, struct x_sie_load)
-#define X_SIE_IOC_UNLOAD _IOW(X_SIE_IOC_MAGIC, 2, struct x_sie_unload)
+#define X_SIE_IOC_UNLOAD _IOWR(X_SIE_IOC_MAGIC, 2, struct x_sie_unload)
 #define X_SIE_IOC_STATUS _IOWR(X_SIE_IOC_MAGIC, 3, struct x_sie_status)
 
 #endif /* X_SIE_UAPI_H */

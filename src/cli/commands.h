@@ -4,6 +4,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "util/result.h"
@@ -23,5 +24,16 @@ void add_doctor_command(CLI::App &app, Globals &g, Action &action);
 void add_build_command(CLI::App &app, Globals &g, Action &action);
 void add_scope_commands(CLI::App &app, Globals &g, Action &action);
 void add_runtime_commands(CLI::App &app, Globals &g, Action &action);
+void add_policy_commands(CLI::App &app, Globals &g, Action &action);
+
+// Options kx set/load and kx reset/unload share.
+void add_transition_option(CLI::App *cmd, std::shared_ptr<std::string> transition);
+}  // namespace kx::cli
+
+namespace kx {
+struct UnloadOptions;
+}
+namespace kx::cli {
+void add_unload_options(CLI::App *cmd, std::shared_ptr<UnloadOptions> opt);
 
 }  // namespace kx::cli

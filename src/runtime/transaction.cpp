@@ -44,6 +44,19 @@ Result<x_sie_site> site_at(const KernelImage &image, const std::string &fn, uint
   s.addr = addr + slide;
   s.len = static_cast<uint8_t>(*len);
   memcpy(s.bytes, code.data(), *len);
+  // The kernel rewrites `jmp __x86_return_thunk` into `ret; int3; int3; int3;
+  // int3` at boot when no return-thunk mitigation is on (alternative.c's
+  // patch_return): both are what the analysed binary means there.
+  if (*len == 5 && code[0] == 0xe9) {
+    int32_t rel;
+    memcpy(&rel, &code[1], 4);
+    auto thunk = image.symbol("__x86_return_thunk");
+    if (thunk && addr + 5 + static_cast<int64_t>(rel) == *thunk) {
+      const uint8_t ret_int3[] = {0xc3, 0xcc, 0xcc, 0xcc, 0xcc};
+      memcpy(s.alt, ret_int3, sizeof ret_int3);
+      s.alt_len = sizeof ret_int3;
+    }
+  }
   return s;
 }
 
@@ -80,7 +93,89 @@ uint32_t kind_of(const std::string &k) {
   return 0;
 }
 
+// The monitors of a const's safe spans: entry and exit sites with their
+// bytes, and the code ranges stack inspection looks for.
+Status plan_safe_spans(Transaction &t, const nlohmann::json &r, uint32_t ci, const KernelImage &image,
+                       uint64_t slide) {
+  const std::string id = r.value("id", "");
+  const auto &sss = r.value("safe_spans", nlohmann::json::array());
+  if (sss.empty())
+    return make_error(id + " has no safe span: only --transition immediate can switch it (without side-effect safety)");
+  for (auto &ss : sss) {
+    if (t.safe_spans.size() >= X_SIE_MAX_SS)
+      return make_error("more than " + std::to_string(X_SIE_MAX_SS) + " safe spans in one transaction");
+    std::string fn = ss.value("function", "");
+    KX_ASSIGN(entry, parse_address(ss.value("entry", nlohmann::json()), "safe-span entry"));
+    std::string where = id + ": safe span " + fn + " " + hex(entry);
+    for (auto &p : ss.value("probes", nlohmann::json::array()))
+      if (!p.value("probeable", false))
+        return make_error(where + ": " + p.value("address", std::string("?")) + " cannot be probed" +
+                          (p.contains("why") ? " (" + p["why"].get<std::string>() + ")" : ""));
+    const auto &exits = ss.value("exits", nlohmann::json::array());
+    const auto &ranges = ss.value("ranges", nlohmann::json::array());
+    if (exits.empty()) return make_error(where + " has no exit: a task inside it could never be seen leaving");
+    if (exits.size() > X_SIE_MAX_SS_EXITS || ranges.empty() || ranges.size() > X_SIE_MAX_SS_RANGES)
+      return make_error(where + " has " + std::to_string(exits.size()) + " exits and " +
+                        std::to_string(ranges.size()) + " code ranges; the monitors take 1.." +
+                        std::to_string(X_SIE_MAX_SS_EXITS) + " and 1.." + std::to_string(X_SIE_MAX_SS_RANGES));
+    x_sie_ss x{};
+    x.const_index = ci;
+    KX_ASSIGN(esite, site_at(image, fn, entry, slide));
+    x.entry = esite;
+    for (auto &e : exits) {
+      KX_ASSIGN(a, parse_address(e, "safe-span exit"));
+      KX_ASSIGN(site, site_at(image, fn, a, slide));
+      x.exits[x.n_exits++] = site;
+    }
+    for (auto &rg : ranges) {
+      KX_ASSIGN(lo, parse_address(rg.value("start", nlohmann::json()), "range start"));
+      KX_ASSIGN(hi, parse_address(rg.value("end", nlohmann::json()), "range end"));
+      if (lo >= hi) return make_error(where + ": empty code range " + hex(lo));
+      x.ranges[x.n_ranges][0] = lo + slide;
+      x.ranges[x.n_ranges][1] = hi + slide;
+      ++x.n_ranges;
+    }
+    t.safe_spans.push_back(x);
+  }
+  return {};
+}
+
+// Where a span's exit is another's entry, the task goes straight on inside:
+// that exit is dropped so the entry's mark stands (the later exits end it).
+// Exits shared by two spans stay twice: leaving is idempotent.
+Status drop_exits_into_entries(Transaction &t) {
+  std::set<uint64_t> entries;
+  for (auto &x : t.safe_spans) entries.insert(x.entry.addr);
+  for (auto &x : t.safe_spans) {
+    uint16_t kept = 0;
+    for (uint16_t i = 0; i < x.n_exits; ++i)
+      if (!entries.count(x.exits[i].addr)) x.exits[kept++] = x.exits[i];
+    for (uint16_t i = kept; i < x.n_exits; ++i) x.exits[i] = {};
+    x.n_exits = kept;
+    if (!kept)
+      return make_error("every exit of the safe span at " + hex(x.entry.addr) +
+                        " is another span's entry: its monitors cannot tell when a task leaves");
+  }
+  return {};
+}
+
 }  // namespace
+
+Result<TransitionMode> parse_transition_mode(const std::string &s) {
+  if (s == "global") return TransitionMode::global;
+  if (s == "per-thread") return TransitionMode::per_thread;
+  if (s == "immediate") return TransitionMode::immediate;
+  return make_error("unknown transition '" + s + "': global, per-thread or immediate");
+}
+
+const char *transition_mode_name(uint32_t t) {
+  switch (t) {
+    case X_SIE_TRANS_IMMEDIATE: return "immediate";
+    case X_SIE_TRANS_GLOBAL: return "global";
+    case X_SIE_TRANS_PER_THREAD: return "per-thread";
+    default: return "?";
+  }
+}
 
 Result<size_t> instruction_length(const std::vector<uint8_t> &code) {
   ZydisDecodedInstruction in;
@@ -109,6 +204,11 @@ uint64_t VmlinuxImage::text_base() const {
   return 0;
 }
 
+std::optional<uint64_t> VmlinuxImage::symbol(const std::string &name) const {
+  for (auto *s : impl_->elf.find_symbols(name)) return s->value;
+  return std::nullopt;
+}
+
 Result<uint64_t> VmlinuxImage::function_start(const std::string &fn, uint64_t addr) const {
   for (auto *s : impl_->elf.find_symbols(fn))
     if (s->type == STT_FUNC && addr >= s->value && addr < s->value + s->size) return s->value;
@@ -126,8 +226,11 @@ Result<std::vector<uint8_t>> VmlinuxImage::code(const std::string &fn, uint64_t 
 }
 
 Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
-                                     const std::string &running_build_id, uint64_t slide) {
+                                     const std::string &running_build_id, uint64_t slide, TransitionMode mode) {
   Transaction t;
+  t.transition = mode == TransitionMode::global       ? X_SIE_TRANS_GLOBAL
+                 : mode == TransitionMode::per_thread ? X_SIE_TRANS_PER_THREAD
+                                                      : X_SIE_TRANS_IMMEDIATE;
   if (consts.empty()) return make_error("no const to set");
   if (consts.size() > X_SIE_MAX_CONSTS)
     return make_error("at most " + std::to_string(X_SIE_MAX_CONSTS) + " consts per transaction");
@@ -161,10 +264,11 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
       hi = std::min(hi, range[1].get<int64_t>());
       tunes_t = tunes_t || s.value("tunes_t", false);
     }
-    if (value < lo || value > hi)
+    const bool policy = consts[ci].policy_fd >= 0;
+    if (!policy && (value < lo || value > hi))
       return make_error(id + " = " + std::to_string(value) + " is outside [" + std::to_string(lo) + ", " +
                         std::to_string(hi) + "], the values its updates are proven for");
-    if (tunes_t) {
+    if (tunes_t && !policy) {
       std::string how;
       for (auto &u : r.value("uses", nlohmann::json::array()))
         if (u.contains("nonlinear")) how = " (" + u["nonlinear"].get<std::string>() + ")";
@@ -174,8 +278,14 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
 
     x_sie_const c{};
     memcpy(c.name, id.data(), id.size());
-    c.value = static_cast<uint64_t>(value);
+    c.value = static_cast<uint64_t>(policy ? r.value("value", int64_t{0}) : value);
+    c.min = lo, c.max = hi;
+    c.dflt = static_cast<uint64_t>(r.value("value", int64_t{0}));
+    c.policy_fd = consts[ci].policy_fd;
+    c.slot_fd = consts[ci].slot_fd;
+    if (policy && c.slot_fd < 0) return make_error(id + ": a policy without its slot map");
     t.consts.push_back(c);
+    if (mode != TransitionMode::immediate) KX_TRY(plan_safe_spans(t, r, static_cast<uint32_t>(ci), image, slide));
 
     for (auto &s : spans) {
       if (t.spans.size() >= X_SIE_MAX_SPANS)
@@ -220,6 +330,7 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
       t.planned.push_back(planned);
     }
   }
+  if (mode != TransitionMode::immediate) KX_TRY(drop_exits_into_entries(t));
   return t;
 }
 

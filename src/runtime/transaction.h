@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ class KernelImage {
   virtual Result<uint64_t> function_start(const std::string &fn, uint64_t addr) const = 0;
   // Up to `len` bytes at `addr`, not beyond the end of the function holding it.
   virtual Result<std::vector<uint8_t>> code(const std::string &fn, uint64_t addr, size_t len) const = 0;
+  // Link address of a symbol the kernel patches call sites of (e.g. __x86_return_thunk).
+  virtual std::optional<uint64_t> symbol(const std::string &) const { return std::nullopt; }
 };
 
 // The debug vmlinux as a KernelImage.
@@ -34,6 +37,7 @@ class VmlinuxImage : public KernelImage {
   ~VmlinuxImage() override;
   Result<uint64_t> function_start(const std::string &fn, uint64_t addr) const override;
   Result<std::vector<uint8_t>> code(const std::string &fn, uint64_t addr, size_t len) const override;
+  std::optional<uint64_t> symbol(const std::string &name) const override;
   std::string build_id() const;
   uint64_t text_base() const;  // link address of _text
 
@@ -45,7 +49,17 @@ class VmlinuxImage : public KernelImage {
 struct ConstRequest {
   nlohmann::json report;  // one const, as `kx build --json` prints it
   int64_t value = 0;      // V, or T itself when the relation is non-linear
+  // An X-tune policy picks the value instead (loaded BPF program and its
+  // x_sie_slot map); the module checks what it picks against the proofs.
+  int policy_fd = -1, slot_fd = -1;
 };
+
+// How the consts switch (paper §3.6): the stronger default waits until no
+// task is inside a safe span; per-thread lets each task switch at its next
+// outermost safe-span entry as well; immediate ignores safe spans.
+enum class TransitionMode { global, per_thread, immediate };
+Result<TransitionMode> parse_transition_mode(const std::string &s);
+const char *transition_mode_name(uint32_t uapi_transition);
 
 struct PlannedSpan {
   std::string label;  // function+0xoff of the probe
@@ -57,6 +71,8 @@ struct Transaction {
   std::vector<x_sie_const> consts;
   std::vector<x_sie_span> spans;
   std::vector<PlannedSpan> planned;  // parallel to spans
+  std::vector<x_sie_ss> safe_spans;  // their monitors (none when immediate)
+  uint32_t transition = X_SIE_TRANS_GLOBAL;
   std::vector<std::string> notes;    // for the user (e.g. "the value is T")
 };
 
@@ -64,9 +80,12 @@ struct Transaction {
 // proven range, a report for another kernel build than `running_build_id`,
 // a const named twice, a probed address whose code is not where the report
 // says, a dual span that moves the stack pointer between its capture and
-// its update (captures are matched by frame).
+// its update (captures are matched by frame), and, unless immediate, a const
+// without safe spans or with one the monitors cannot cover (no exit, too
+// many exits or ranges, a point that is not probe-able).
 Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
-                                     const std::string &running_build_id, uint64_t slide);
+                                     const std::string &running_build_id, uint64_t slide,
+                                     TransitionMode mode = TransitionMode::global);
 
 // Length of the x86-64 instruction at the start of `code`.
 Result<size_t> instruction_length(const std::vector<uint8_t> &code);

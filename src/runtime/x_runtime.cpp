@@ -107,6 +107,9 @@ Result<uint32_t> XRuntime::load(const Transaction &t) {
   req.n_spans = static_cast<uint32_t>(t.spans.size());
   req.consts = reinterpret_cast<uintptr_t>(t.consts.data());
   req.spans = reinterpret_cast<uintptr_t>(t.spans.data());
+  req.n_ss = static_cast<uint32_t>(t.safe_spans.size());
+  req.ss = reinterpret_cast<uintptr_t>(t.safe_spans.data());
+  req.transition = t.transition;
   if (ioctl(fd_, X_SIE_IOC_LOAD, &req) != 0) {
     int e = errno;
     req.error[sizeof req.error - 1] = 0;
@@ -116,29 +119,52 @@ Result<uint32_t> XRuntime::load(const Transaction &t) {
   return req.tx_id;
 }
 
-Status XRuntime::unload(uint32_t id) {
-  x_sie_unload req{X_SIE_ABI_VERSION, id};
+Status XRuntime::unload(uint32_t id, const UnloadOptions &opt) {
+  x_sie_unload req{};
+  req.abi_version = X_SIE_ABI_VERSION;
+  req.tx_id = id;
+  req.timeout_ms = opt.timeout_ms;
+  req.force = opt.force ? 1 : 0;
   if (ioctl(fd_, X_SIE_IOC_UNLOAD, &req) != 0) {
     int e = errno;
-    if (e == ENOENT) return make_error("no active transaction " + std::to_string(id));
+    req.error[sizeof req.error - 1] = 0;
+    if (req.error[0]) return make_error(req.error);
     return make_error("unloading transaction " + std::to_string(id) + ": " + strerror(e));
   }
   return {};
 }
 
-Result<std::vector<SpanStatus>> XRuntime::status() {
+namespace {
+
+const char *phase_name(uint32_t p) {
+  switch (p) {
+    case X_SIE_PHASE_SWITCHING: return "switching";
+    case X_SIE_PHASE_ACTIVE: return "active";
+    case X_SIE_PHASE_REVERTING: return "reverting";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Result<RuntimeStatus> XRuntime::status() {
   std::vector<x_sie_span_status> buf(X_SIE_MAX_SPANS);
+  std::vector<x_sie_tx_status> txbuf(8);
   x_sie_status req{};
   for (;;) {
     req = {};
     req.abi_version = X_SIE_ABI_VERSION;
     req.capacity = static_cast<uint32_t>(buf.size());
     req.spans = reinterpret_cast<uintptr_t>(buf.data());
+    req.tx_capacity = static_cast<uint32_t>(txbuf.size());
+    req.txs = reinterpret_cast<uintptr_t>(txbuf.data());
     if (ioctl(fd_, X_SIE_IOC_STATUS, &req) != 0) return make_error(std::string("x-sie.ko status: ") + strerror(errno));
-    if (req.n_spans <= buf.size()) break;
-    buf.resize(req.n_spans);  // transactions were added meanwhile: ask again
+    if (req.n_spans <= buf.size() && req.n_transactions <= txbuf.size()) break;
+    // Transactions were added meanwhile: ask again with room for all.
+    buf.resize(std::max<size_t>(buf.size(), req.n_spans));
+    txbuf.resize(std::max<size_t>(txbuf.size(), req.n_transactions));
   }
-  std::vector<SpanStatus> out;
+  RuntimeStatus out;
   for (uint32_t i = 0; i < req.n_spans; ++i) {
     const auto &r = buf[i];
     SpanStatus s;
@@ -152,16 +178,43 @@ Result<std::vector<SpanStatus>> XRuntime::status() {
     s.probe_state = probe_state_name(r.probe_state);
     s.capture_state = probe_state_name(r.capture_state);
     s.hits = r.hits, s.skipped = r.skipped, s.captures = r.captures, s.faults = r.faults, s.missed = r.missed;
-    out.push_back(s);
+    s.policy = r.policy != 0;
+    s.policy_runs = r.policy_runs, s.policy_unset = r.policy_unset, s.policy_rejected = r.policy_rejected;
+    out.spans.push_back(s);
+  }
+  for (uint32_t i = 0; i < req.n_transactions; ++i) {
+    const auto &r = txbuf[i];
+    TxStatus t;
+    t.tx = r.tx_id;
+    t.phase = phase_name(r.phase);
+    t.transition = transition_mode_name(r.transition);
+    t.safe_spans = r.n_ss, t.monitors = r.monitors, t.inside = r.inside, t.seeded = r.seeded;
+    t.scanned = r.scanned, t.unverified = r.unverified, t.overflow = r.overflow;
+    t.switched = r.switched, t.entries = r.entries, t.exits = r.exits;
+    t.scan_ns = r.scan_ns, t.transition_ns = r.transition_ns, t.policy_runs = r.policy_runs;
+    out.txs.push_back(t);
   }
   return out;
 }
 
-nlohmann::json status_json(const std::vector<SpanStatus> &spans) {
+nlohmann::json tx_json(const TxStatus &t) {
+  return {{"phase", t.phase},         {"mode", t.transition},     {"safe_spans", t.safe_spans},
+          {"monitors", t.monitors},   {"inside", t.inside},       {"seeded", t.seeded},
+          {"scanned", t.scanned},     {"unverified", t.unverified}, {"overflow", t.overflow},
+          {"switched", t.switched},   {"entries", t.entries},     {"exits", t.exits},
+          {"scan_ns", t.scan_ns},     {"transition_ns", t.transition_ns}};
+}
+
+nlohmann::json status_json(const RuntimeStatus &st) {
   nlohmann::json txs = nlohmann::json::array();
   std::map<uint32_t, size_t> tx_at;
-  for (auto &s : spans) {
-    if (!tx_at.count(s.tx)) {
+  for (auto &t : st.txs) {
+    tx_at[t.tx] = txs.size();
+    txs.push_back({{"id", t.tx}, {"transition", tx_json(t)}, {"policy_runs", t.policy_runs},
+                   {"consts", nlohmann::json::array()}});
+  }
+  for (auto &s : st.spans) {
+    if (!tx_at.count(s.tx)) {  // a transaction beyond the records asked for
       tx_at[s.tx] = txs.size();
       txs.push_back({{"id", s.tx}, {"consts", nlohmann::json::array()}});
     }
@@ -170,12 +223,14 @@ nlohmann::json status_json(const std::vector<SpanStatus> &spans) {
     if (c == consts.end()) {
       consts.push_back({{"name", s.const_name},
                         {"value", static_cast<int64_t>(s.value)},
+                        {"policy", s.policy},
                         {"spans", nlohmann::json::array()}});
       c = consts.end() - 1;
     }
     nlohmann::json span = {{"label", s.label},      {"kind", s.kind},       {"probe_address", hex(s.probe)},
                            {"probe", s.probe_state}, {"hits", s.hits},       {"missed", s.missed},
-                           {"faults", s.faults}};
+                           {"faults", s.faults},    {"policy_runs", s.policy_runs},
+                           {"policy_unset", s.policy_unset}, {"policy_rejected", s.policy_rejected}};
     if (s.capture) {
       span["capture_address"] = hex(s.capture);
       span["capture"] = s.capture_state;

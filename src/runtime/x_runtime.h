@@ -39,6 +39,27 @@ struct SpanStatus {
   uint64_t probe = 0, capture = 0;
   std::string probe_state, capture_state;  // "optimized", "boosted", "int3", "pending", ""
   uint64_t hits = 0, skipped = 0, captures = 0, faults = 0, missed = 0;
+  bool policy = false;  // an X-tune picks the value
+  uint64_t policy_runs = 0, policy_unset = 0, policy_rejected = 0;
+};
+
+// A transaction's transition (paper §3.6), as the module reports it.
+struct TxStatus {
+  uint32_t tx = 0;
+  std::string phase;       // "switching", "active", "reverting"
+  std::string transition;  // "global", "per-thread", "immediate"
+  uint32_t safe_spans = 0, monitors = 0, inside = 0, seeded = 0, scanned = 0, unverified = 0, overflow = 0;
+  uint64_t switched = 0, entries = 0, exits = 0, scan_ns = 0, transition_ns = 0, policy_runs = 0;
+};
+
+struct RuntimeStatus {
+  std::vector<SpanStatus> spans;
+  std::vector<TxStatus> txs;
+};
+
+struct UnloadOptions {
+  uint32_t timeout_ms = 10000;  // for tasks to leave the safe spans
+  bool force = false;           // detach even if they do not
 };
 
 const char *probe_state_name(uint8_t state);
@@ -51,15 +72,15 @@ class XRuntime {
 
   // Loads the transaction; the error is the module's own reason.
   Result<uint32_t> load(const Transaction &t);
-  Status unload(uint32_t id);
-  Result<std::vector<SpanStatus>> status();
+  Status unload(uint32_t id, const UnloadOptions &opt = {});
+  Result<RuntimeStatus> status();
 
  private:
   XRuntime() = default;
   int fd_ = -1;
 };
 
-// kx status --json: transactions -> consts -> spans.
-nlohmann::json status_json(const std::vector<SpanStatus> &spans);
+// kx status --json: transactions (with their transition) -> consts -> spans.
+nlohmann::json status_json(const RuntimeStatus &st);
 
 }  // namespace kx

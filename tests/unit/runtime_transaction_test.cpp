@@ -45,6 +45,10 @@ class FakeImage : public KernelImage {
     size_t off = addr - start, n = std::min(len, b.size() - off);
     return std::vector<uint8_t>(b.begin() + off, b.begin() + off + n);
   }
+  std::optional<uint64_t> symbol(const std::string &name) const override {
+    if (name == "__x86_return_thunk") return 0xffffffff81e01ef0ull;  // as in the debug vmlinux
+    return std::nullopt;
+  }
   struct Fn {
     uint64_t start = 0;
     std::vector<uint8_t> bytes;
@@ -179,6 +183,96 @@ TEST(RuntimeTransaction, RefusesAKindWithoutItsCapture) {
   json r = report("BLK_MAX_REQUEST_COUNT");
   for (auto &s : r["critical_spans"]) s.erase("capture_address");
   expect_refused({{r, 8}}, "but has no capture address");
+}
+
+TEST(RuntimeTransaction, PlansTheSafeSpanMonitors) {
+  FakeImage img;
+  json r = report("BLK_MAX_REQUEST_COUNT");
+  auto t = plan_transaction({{r, 8}}, img, kBuildId, kSlide);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->transition, unsigned(X_SIE_TRANS_GLOBAL));
+  // Checked by hand (tests/kernel): blk_start_plug_nr_ios's span runs from
+  // the `mov $0x20,%edx` at +0x1d to its return; blk_add_rq_to_plug's from
+  // the `and` at +0x30, leaving at +0x48 or at +0xa7.
+  ASSERT_EQ(t->safe_spans.size(), 2u);
+  const x_sie_ss &a = t->safe_spans[0], &b = t->safe_spans[1];
+  EXPECT_EQ(a.entry.addr, 0xffffffff81543e4dull + kSlide);
+  EXPECT_EQ(bytes(a.entry), (std::vector<uint8_t>{0xba, 0x20, 0x00, 0x00, 0x00}));  // mov $0x20,%edx
+  ASSERT_EQ(a.n_exits, 1);
+  EXPECT_EQ(a.exits[0].addr, 0xffffffff81543e89ull + kSlide);
+  // The exit is `jmp __x86_return_thunk`, which the kernel makes `ret; int3 x4`
+  // at boot without the retbleed mitigations: both encodings are expected.
+  EXPECT_EQ(bytes(a.exits[0]), (std::vector<uint8_t>{0xe9, 0x62, 0xe0, 0x8b, 0x00}));
+  EXPECT_EQ(std::vector<uint8_t>(a.exits[0].alt, a.exits[0].alt + a.exits[0].alt_len),
+            (std::vector<uint8_t>{0xc3, 0xcc, 0xcc, 0xcc, 0xcc}));
+  EXPECT_EQ(a.entry.alt_len, 0);
+  EXPECT_EQ(a.ranges[0][0], 0xffffffff81543e4dull + kSlide);
+  EXPECT_EQ(a.ranges[0][1], 0xffffffff81543e8eull + kSlide);
+  EXPECT_EQ(b.entry.addr, 0xffffffff81551fe0ull + kSlide);
+  ASSERT_EQ(b.n_exits, 2);
+  EXPECT_EQ(b.exits[0].addr, 0xffffffff81551ff8ull + kSlide);
+  EXPECT_EQ(b.exits[1].addr, 0xffffffff81552057ull + kSlide);
+  EXPECT_EQ(b.n_ranges, 2);
+  for (auto &x : t->safe_spans) EXPECT_EQ(x.const_index, 0u);
+
+  auto imm = plan_transaction({{r, 8}}, img, kBuildId, kSlide, TransitionMode::immediate);
+  ASSERT_TRUE(imm) << imm.error().message;
+  EXPECT_EQ(imm->transition, unsigned(X_SIE_TRANS_IMMEDIATE));
+  EXPECT_TRUE(imm->safe_spans.empty());
+  auto pt = plan_transaction({{r, 8}}, img, kBuildId, kSlide, TransitionMode::per_thread);
+  ASSERT_TRUE(pt);
+  EXPECT_EQ(pt->transition, unsigned(X_SIE_TRANS_PER_THREAD));
+}
+
+TEST(RuntimeTransaction, RefusesSafeSpansTheMonitorsCannotCover) {
+  json none = report("SHRINK_BATCH");
+  none["safe_spans"] = json::array();
+  expect_refused({{none, 64}}, "has no safe span: only --transition immediate");
+  FakeImage img;
+  EXPECT_TRUE(plan_transaction({{none, 64}}, img, kBuildId, kSlide, TransitionMode::immediate));
+
+  json exitless = report("SHRINK_BATCH");
+  exitless["safe_spans"][0]["exits"] = json::array();
+  expect_refused({{exitless, 64}}, "has no exit");
+
+  json unprobeable = report("SHRINK_BATCH");
+  unprobeable["safe_spans"][0]["probes"][0]["probeable"] = false;
+  expect_refused({{unprobeable, 64}}, "cannot be probed");
+
+  json outside = report("SHRINK_BATCH");
+  outside["safe_spans"][0]["exits"][0] = "0xffffffff81000000";
+  expect_refused({{outside, 64}}, "not inside do_shrink_slab");
+}
+
+TEST(RuntimeTransaction, AnExitIntoAnotherSpansEntryIsDropped) {
+  // Two consts whose spans chain: HYSTART_DELAY_MIN's exit made the entry of
+  // HYSTART_DELAY_MAX's span. The task goes on inside; the entry's mark stands.
+  FakeImage img;
+  json min = report("HYSTART_DELAY_MIN"), max = report("HYSTART_DELAY_MAX");
+  ASSERT_GE(min["safe_spans"][0]["exits"].size(), 2u);
+  min["safe_spans"][0]["exits"][0] = max["safe_spans"][0]["entry"];
+  auto t = plan_transaction({{min, 4000}, {max, 16000}}, img, kBuildId, kSlide);
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_EQ(t->safe_spans.size(), 2u);
+  const x_sie_ss &a = t->safe_spans[0];
+  EXPECT_EQ(a.n_exits, min["safe_spans"][0]["exits"].size() - 1);
+  for (uint16_t i = 0; i < a.n_exits; ++i) EXPECT_NE(a.exits[i].addr, t->safe_spans[1].entry.addr);
+  for (uint16_t i = a.n_exits; i < X_SIE_MAX_SS_EXITS; ++i) EXPECT_EQ(a.exits[i].addr, 0u);
+}
+
+TEST(RuntimeTransaction, APolicyTakesTheValueFromItsProgram) {
+  FakeImage img;
+  json r = report("SHRINK_BATCH");
+  ConstRequest c{r, 0, 7, 9};  // fds of a loaded program and its slot map
+  auto t = plan_transaction({c}, img, kBuildId, kSlide);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->consts[0].policy_fd, 7);
+  EXPECT_EQ(t->consts[0].slot_fd, 9);
+  EXPECT_EQ(t->consts[0].dflt, 128u);  // what x_default() reads
+  EXPECT_LE(t->consts[0].min, 1);
+  EXPECT_GE(t->consts[0].max, 1 << 20);
+  ConstRequest no_slot{r, 0, 7, -1};
+  expect_refused({no_slot}, "without its slot map");
 }
 
 TEST(RunningKernel, BuildIdFromTheNotes) {

@@ -1,0 +1,121 @@
+// kx gen SPEC|ID... -o FILE.bpf.c · kx load FILE.bpf.c · kx unload ID|FILE:
+// X-tune policies (paper §3.6) on the running kernel.
+#include <cstdio>
+#include <set>
+
+#include "cli/commands.h"
+#include "cli/runtime_common.h"
+#include "policy/x_tune.h"
+#include "util/files.h"
+
+namespace kx::cli {
+
+namespace {
+
+Result<int> gen(const Globals &g, const std::vector<std::string> &keys, const std::string &out) {
+  KX_ASSIGN(ctx, open_scope_context(g));
+  std::vector<nlohmann::json> reports;
+  for (auto &k : keys) {
+    KX_ASSIGN(r, const_report(ctx, {}, k));
+    reports.push_back(r);
+  }
+  KX_ASSIGN(text, generate_x_tune(reports));
+  if (out == "-") {
+    fputs(text.c_str(), stdout);
+    return 0;
+  }
+  if (std::filesystem::exists(out)) return make_error(out + " exists: kx gen never overwrites a policy");
+  KX_TRY(write_file_atomic(out, text));
+  printf("wrote %s: %zu X-tune(s); edit the policies, then: kx load %s\n", out.c_str(), reports.size(), out.c_str());
+  return 0;
+}
+
+Result<int> load(const Globals &g, const std::string &file, const std::string &transition, double settle_s) {
+  KX_ASSIGN(mode, parse_transition_mode(transition));
+  KX_ASSIGN(source, read_file(file));
+  if (x_tune_ids(source).empty()) return make_error(file + " has no X_TUNE(\"ID\") program (write one with kx gen)");
+  KX_ASSIGN(ctx, open_runtime_context(g));
+  KX_ASSIGN(tmp, make_temp_dir(std::filesystem::temp_directory_path(), "kx-policy-"));
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{tmp};
+  KX_ASSIGN(obj, compile_x_tune(ctx.profile, file, tmp));
+  KX_ASSIGN(policy, LoadedPolicy::load(obj));
+  std::vector<ConstRequest> requests;
+  std::string what;
+  for (auto &[id, fd] : policy.programs()) {
+    KX_ASSIGN(report, const_report(ctx, {}, id));
+    if (report.value("id", "") != id)
+      return make_error("X_TUNE(\"" + id + "\") names " + report.value("id", std::string("?")) +
+                        ": use the scope table's ID (kx list)");
+    requests.push_back({report, 0, fd, policy.slot_fd()});
+    what += (what.empty() ? "" : ", ") + id;
+  }
+  // The module holds the programs from here on; closing ours is fine.
+  KX_TRY(commit_transaction(ctx, requests, mode, settle_s, file + " (" + what + ")"));
+  return 0;
+}
+
+// A transaction id, or the transaction holding the consts of a policy file.
+Result<uint32_t> transaction_of(XRuntime &rt, const std::string &arg) {
+  if (!arg.empty() && arg.find_first_not_of("0123456789") == std::string::npos) return std::stoul(arg);
+  KX_ASSIGN(source, read_file(arg));
+  auto ids = x_tune_ids(source);
+  if (ids.empty()) return make_error(arg + " has no X_TUNE(\"ID\") program");
+  KX_ASSIGN(st, rt.status());
+  std::set<uint32_t> txs;
+  for (auto &s : st.spans)
+    if (std::find(ids.begin(), ids.end(), s.const_name) != ids.end()) txs.insert(s.tx);
+  if (txs.empty()) return make_error("no active transaction holds the consts of " + arg);
+  if (txs.size() > 1) return make_error("the consts of " + arg + " are in several transactions: unload them by id");
+  return *txs.begin();
+}
+
+}  // namespace
+
+void add_policy_commands(CLI::App &app, Globals &g, Action &action) {
+  auto *gen_cmd = app.add_subcommand("gen", "write an X-tune policy stub (eBPF C) for analysed perf-consts");
+  auto keys = std::make_shared<std::vector<std::string>>();
+  auto out = std::make_shared<std::string>();
+  gen_cmd->add_option("const", *keys, "SPEC or ID (analysed first if the scope table lacks it)")->required();
+  gen_cmd->add_option("-o,--output", *out, "the .bpf.c file to write (- for stdout)")->required();
+  gen_cmd->callback([&g, &action, keys, out] {
+    action = [&g, keys, out]() -> Result<int> { return gen(g, *keys, *out); };
+  });
+
+  auto *load_cmd = app.add_subcommand(
+      "load", "compile an X-tune policy, load its programs and attach all its consts as one transaction");
+  auto file = std::make_shared<std::string>();
+  auto transition = std::make_shared<std::string>("global");
+  auto settle = std::make_shared<double>(5.0);
+  load_cmd->add_option("file", *file, "the policy (.bpf.c, see kx gen)")->required();
+  add_transition_option(load_cmd, transition);
+  load_cmd->add_option("--settle", *settle, "seconds to wait for the kprobe optimizer and the transition")
+      ->capture_default_str();
+  load_cmd->callback([&g, &action, file, transition, settle] {
+    action = [&g, file, transition, settle]() -> Result<int> { return load(g, *file, *transition, *settle); };
+  });
+
+  auto *unload_cmd = app.add_subcommand(
+      "unload", "switch a policy's consts back to their compiled values (safely) and detach it");
+  auto what = std::make_shared<std::string>();
+  auto opt = std::make_shared<UnloadOptions>();
+  unload_cmd->add_option("what", *what, "a transaction id, or the policy file loaded")->required();
+  add_unload_options(unload_cmd, opt);
+  unload_cmd->callback([&action, what, opt] {
+    action = [what, opt]() -> Result<int> {
+      if (!x_sie_loaded()) return make_error("x-sie.ko is not loaded: nothing to unload");
+      KX_ASSIGN(rt, XRuntime::open());
+      KX_ASSIGN(id, transaction_of(rt, *what));
+      KX_TRY(rt.unload(id, *opt));
+      printf("transaction %u detached\n", id);
+      return 0;
+    };
+  });
+}
+
+}  // namespace kx::cli

@@ -1,0 +1,180 @@
+#include "cli/runtime_common.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "analysis/const_build.h"
+#include "runtime/running_kernel.h"
+#include "spec/const_spec.h"
+#include "util/hex.h"
+#include "util/progress.h"
+
+namespace kx::cli {
+
+Result<RuntimeContext> open_runtime_context(const Globals &g) {
+  RuntimeContext ctx;
+  KX_ASSIGN(p, resolve_profile(g.profile));
+  ctx.profile = p;
+  if (!x_sie_loaded())
+    if (auto why = runtime_unsupported_reason(); !why.empty()) return make_error(why);
+  KX_ASSIGN(k, load_prepared(p));
+  ctx.kernel = k;
+  KX_ASSIGN(image, VmlinuxImage::open(p.debug_vmlinux));
+  uint64_t base = image->text_base() ? image->text_base() : kDefaultTextBase;
+  KX_ASSIGN(running, inspect_running_kernel(base));
+  if (running.build_id != k.build_id)
+    return make_error("the running kernel (build-id " + running.build_id + ") is not the profile's " + p.name +
+                      " (build-id " + k.build_id + "): pick its profile with --profile");
+  ctx.image = std::move(image);
+  ctx.build_id = running.build_id;
+  ctx.slide = running.slide;
+  KX_ASSIGN(table, ScopeTable::open(ScopeTable::path_for(k.build_id)));
+  ctx.table = std::make_unique<ScopeTable>(std::move(table));
+  return ctx;
+}
+
+Result<RuntimeContext> open_scope_context(const Globals &g) {
+  RuntimeContext ctx;
+  KX_ASSIGN(p, resolve_profile(g.profile));
+  ctx.profile = p;
+  KX_ASSIGN(k, load_prepared(p));
+  ctx.kernel = k;
+  KX_ASSIGN(table, ScopeTable::open(ScopeTable::path_for(k.build_id)));
+  ctx.table = std::make_unique<ScopeTable>(std::move(table));
+  return ctx;
+}
+
+Result<nlohmann::json> const_report(RuntimeContext &ctx, const std::vector<nlohmann::json> &given,
+                                    const std::string &key) {
+  std::string canonical = key;
+  if (auto spec = parse_const_spec(key)) canonical = spec->str();
+  for (auto &r : given)
+    if (r.value("id", "") == key || r.value("spec", "") == canonical) return r;
+  if (auto r = ctx.table->get(canonical)) return *r;
+  note(key + " is not in the scope table: analysing it");
+  auto r = build_const(ctx.kernel, key);
+  if (!r) return r.error().context(key);
+  nlohmann::json j = to_json(*r);
+  KX_ASSIGN(id, ctx.table->put(j));
+  j["id"] = id;
+  return j;
+}
+
+namespace {
+
+std::string state_text(const std::string &s) {
+  if (s == "optimized") return "optimized";
+  if (s == "boosted") return "not optimized (int3, boosted)";
+  if (s == "pending") return "not optimized (int3; optimization pending)";
+  return "not optimized (int3)";
+}
+
+void print_spans(const std::vector<SpanStatus> &spans, bool counters) {
+  for (auto &s : spans) {
+    printf("    %-32s %-9s %s  %s", s.label.c_str(), s.kind.c_str(), hex(s.probe).c_str(),
+           state_text(s.probe_state).c_str());
+    if (counters) printf(", %llu hits", static_cast<unsigned long long>(s.hits));
+    if (s.capture) {
+      printf("; capture at %s %s", hex(s.capture).c_str(), state_text(s.capture_state).c_str());
+      if (counters)
+        printf(", %llu captures, %llu hits without one", static_cast<unsigned long long>(s.captures),
+               static_cast<unsigned long long>(s.skipped));
+    }
+    if (counters && s.missed) printf(", %llu missed", static_cast<unsigned long long>(s.missed));
+    if (counters && s.faults) printf(", %llu faulted writes", static_cast<unsigned long long>(s.faults));
+    if (counters && s.policy)
+      printf("; policy ran %llu times (%llu kept the compiled value, %llu out of the proven range)",
+             static_cast<unsigned long long>(s.policy_runs), static_cast<unsigned long long>(s.policy_unset),
+             static_cast<unsigned long long>(s.policy_rejected));
+    printf("\n");
+  }
+}
+
+std::string ms(uint64_t ns) {
+  char b[32];
+  snprintf(b, sizeof b, "%.2f ms", ns / 1e6);
+  return b;
+}
+
+void print_transition(const TxStatus &t) {
+  printf("  transition: %s, %s", t.transition.c_str(), t.phase.c_str());
+  if (t.transition == "immediate") {
+    printf("\n");
+    return;
+  }
+  if (t.transition_ns) printf(" after %s", ms(t.transition_ns).c_str());
+  printf(" (stop_machine scan of %u tasks: %s, %u inside", t.scanned, ms(t.scan_ns).c_str(), t.seeded);
+  if (t.unverified) printf(", %u unverifiable stacks", t.unverified);
+  printf("); %u safe spans, %u monitors attached", t.safe_spans, t.monitors);
+  if (t.phase != "active") printf(", %u tasks inside now", t.inside);
+  if (t.switched) printf(", %llu per-thread switches", static_cast<unsigned long long>(t.switched));
+  if (t.overflow) printf(", task table full: completion held back");
+  printf("\n");
+}
+
+}  // namespace
+
+void print_status(const RuntimeStatus &st, bool counters, bool headers) {
+  std::vector<SpanStatus> group;
+  auto flush = [&] {
+    if (!group.empty()) print_spans(group, counters);
+    group.clear();
+  };
+  uint32_t tx = 0;
+  std::string c;
+  for (auto &s : st.spans) {
+    if (s.tx != tx) {
+      flush();
+      tx = s.tx, c.clear();
+      if (headers) printf("transaction %u\n", tx);
+      for (auto &t : st.txs)
+        if (t.tx == tx) print_transition(t);
+    }
+    if (s.const_name != c) {
+      flush();
+      c = s.const_name;
+      if (s.policy)
+        printf("  %s: set by its X-tune policy (compiled value %lld)\n", c.c_str(), static_cast<long long>(s.value));
+      else
+        printf("  %s = %lld\n", c.c_str(), static_cast<long long>(s.value));
+    }
+    group.push_back(s);
+  }
+  flush();
+}
+
+Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<ConstRequest> &requests,
+                                    TransitionMode mode, double settle_s, const std::string &what) {
+  KX_ASSIGN(t, plan_transaction(requests, *ctx.image, ctx.build_id, ctx.slide, mode));
+  KX_ASSIGN(ko, x_sie_module_path(ctx.kernel));
+  KX_TRY(ensure_x_sie(ko));
+  KX_ASSIGN(rt, XRuntime::open());
+  KX_ASSIGN(id, rt.load(t));
+
+  // The kprobe optimizer runs a moment after registration, and the
+  // transition completes as tasks leave the safe spans: wait (bounded) so
+  // the report says how each probe runs and whether everyone switched.
+  RuntimeStatus mine;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(settle_s);
+  for (;;) {
+    KX_ASSIGN(all, rt.status());
+    mine = {};
+    for (auto &s : all.spans)
+      if (s.tx == id) mine.spans.push_back(s);
+    for (auto &x : all.txs)
+      if (x.tx == id) mine.txs.push_back(x);
+    bool pending = std::any_of(mine.spans.begin(), mine.spans.end(),
+                               [](auto &s) { return s.probe_state == "pending" || s.capture_state == "pending"; }) ||
+                   std::any_of(mine.txs.begin(), mine.txs.end(), [](auto &x) { return x.phase == "switching"; });
+    if (!pending || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  printf("transaction %u: %s\n", id, what.c_str());
+  print_status(mine, false, false);
+  for (auto &n : t.notes) printf("note: %s\n", n.c_str());
+  return id;
+}
+
+}  // namespace kx::cli

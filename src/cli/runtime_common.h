@@ -1,0 +1,45 @@
+// What kx set, kx load and kx status share: the running kernel checked
+// against the profile, the consts' reports, one transaction committed, and
+// the module's view of it printed.
+#pragma once
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "kernel/tree_cache.h"
+#include "runtime/transaction.h"
+#include "runtime/x_runtime.h"
+#include "scope/scope_table.h"
+
+namespace kx::cli {
+
+struct RuntimeContext {
+  KernelProfile profile;
+  PreparedKernel kernel;
+  std::unique_ptr<VmlinuxImage> image;
+  std::string build_id;  // the running kernel's, equal to the profile's
+  uint64_t slide = 0;
+  std::unique_ptr<ScopeTable> table;
+};
+
+// Refuses a kernel that cannot run x-sie.ko or is not the profile's build.
+Result<RuntimeContext> open_runtime_context(const Globals &g);
+// Only the profile's prepared kernel and scope table (kx gen: no running kernel needed).
+Result<RuntimeContext> open_scope_context(const Globals &g);
+
+// The const's report: from `given` (saved kx build --json), the scope table,
+// or a fresh analysis stored there.
+Result<nlohmann::json> const_report(RuntimeContext &ctx, const std::vector<nlohmann::json> &given,
+                                    const std::string &key);
+
+// Plans, inserts x-sie.ko if needed, loads; waits (bounded by settle_s) for
+// the kprobe optimizer and the transition; prints the result.
+Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<ConstRequest> &requests,
+                                    TransitionMode mode, double settle_s, const std::string &what);
+
+// headers: a "transaction N" line before each transaction.
+void print_status(const RuntimeStatus &st, bool counters, bool headers = true);
+
+}  // namespace kx::cli
