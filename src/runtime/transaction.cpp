@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "binary/elf_file.h"
@@ -40,10 +41,11 @@ Result<x_sie_site> site_at(const KernelImage &image, const std::string &fn, uint
   KX_ASSIGN(code, image.code(fn, addr, X_SIE_MAX_INSN));
   auto len = instruction_length(code);
   if (!len) return make_error("no instruction at " + fn + " " + hex(addr) + ": " + len.error().message);
+  KX_ASSIGN(live, image.live_code(fn, addr, *len, slide));
   x_sie_site s{};
   s.addr = addr + slide;
   s.len = static_cast<uint8_t>(*len);
-  memcpy(s.bytes, code.data(), *len);
+  memcpy(s.bytes, live.data(), *len);
   // The kernel rewrites `jmp __x86_return_thunk` into `ret; int3; int3; int3;
   // int3` at boot when no return-thunk mitigation is on (alternative.c's
   // patch_return): both are what the analysed binary means there.
@@ -186,6 +188,10 @@ Result<size_t> instruction_length(const std::vector<uint8_t> &code) {
 
 struct VmlinuxImage::Impl {
   ElfFile elf;
+  // .rela.text and friends (the kernel links with --emit-relocs), per
+  // section, read on first use: they run to millions of entries.
+  mutable std::map<size_t, std::vector<ElfRelocation>> relocs;
+  mutable std::optional<size_t> percpu;
 };
 
 VmlinuxImage::~VmlinuxImage() = default;
@@ -207,6 +213,51 @@ uint64_t VmlinuxImage::text_base() const {
 std::optional<uint64_t> VmlinuxImage::symbol(const std::string &name) const {
   for (auto *s : impl_->elf.find_symbols(name)) return s->value;
   return std::nullopt;
+}
+
+// What arch/x86/tools/relocs.c makes the boot code patch when KASLR moves
+// the kernel: absolute references (32, 32S, 64) to symbols other than
+// per-CPU and absolute ones move with it; PC-relative references to
+// per-CPU symbols move the other way; everything else stays.
+Result<std::vector<uint8_t>> VmlinuxImage::live_code(const std::string &fn, uint64_t addr, size_t len,
+                                                     uint64_t slide) const {
+  KX_ASSIGN(bytes, code(fn, addr, len));
+  if (!slide) return bytes;
+  const ElfSymbol *func = nullptr;
+  for (auto *s : impl_->elf.find_symbols(fn))
+    if (s->type == STT_FUNC && addr >= s->value && addr < s->value + s->size) func = s;
+  if (!func) return bytes;
+  auto &rel = impl_->relocs[func->section];
+  if (rel.empty()) rel = impl_->elf.relocations_for(func->section);
+  if (!impl_->percpu) impl_->percpu = impl_->elf.section_index(".data..percpu").value_or(SIZE_MAX);
+  auto it = std::lower_bound(rel.begin(), rel.end(), addr, [](auto &r, uint64_t a) { return r.offset < a; });
+  for (; it != rel.end() && it->offset < addr + bytes.size(); ++it) {
+    const auto &syms = impl_->elf.symbols();
+    if (it->symbol >= syms.size()) continue;
+    const ElfSymbol &sym = syms[it->symbol];
+    bool percpu = sym.section == *impl_->percpu && sym.name != "__init_begin" && sym.name != "__per_cpu_load" &&
+                  sym.name.rfind("init_per_cpu_", 0) != 0;
+    int64_t delta = 0;
+    switch (it->type) {
+      case R_X86_64_32:
+      case R_X86_64_32S:
+      case R_X86_64_64:
+        if (!percpu && sym.section != SHN_ABS) delta = static_cast<int64_t>(slide);
+        break;
+      case R_X86_64_PC32:
+      case R_X86_64_PLT32:
+        if (percpu) delta = -static_cast<int64_t>(slide);
+        break;
+    }
+    unsigned width = relocation_width(it->type);
+    size_t at = it->offset - addr;
+    if (!delta || !width || at + width > bytes.size()) continue;
+    uint64_t v = 0;
+    memcpy(&v, &bytes[at], width);
+    v += static_cast<uint64_t>(delta);
+    memcpy(&bytes[at], &v, width);  // little-endian: the low `width` bytes
+  }
+  return bytes;
 }
 
 Result<uint64_t> VmlinuxImage::function_start(const std::string &fn, uint64_t addr) const {

@@ -28,6 +28,12 @@ class KernelImage {
   virtual Result<std::vector<uint8_t>> code(const std::string &fn, uint64_t addr, size_t len) const = 0;
   // Link address of a symbol the kernel patches call sites of (e.g. __x86_return_thunk).
   virtual std::optional<uint64_t> symbol(const std::string &) const { return std::nullopt; }
+  // The bytes the running kernel has at `addr` once KASLR moved it by
+  // `slide`: absolute addresses in instructions are relocated at boot.
+  virtual Result<std::vector<uint8_t>> live_code(const std::string &fn, uint64_t addr, size_t len,
+                                                 uint64_t /*slide*/) const {
+    return code(fn, addr, len);
+  }
 };
 
 // The debug vmlinux as a KernelImage.
@@ -38,6 +44,8 @@ class VmlinuxImage : public KernelImage {
   Result<uint64_t> function_start(const std::string &fn, uint64_t addr) const override;
   Result<std::vector<uint8_t>> code(const std::string &fn, uint64_t addr, size_t len) const override;
   std::optional<uint64_t> symbol(const std::string &name) const override;
+  Result<std::vector<uint8_t>> live_code(const std::string &fn, uint64_t addr, size_t len,
+                                         uint64_t slide) const override;
   std::string build_id() const;
   uint64_t text_base() const;  // link address of _text
 

@@ -1,0 +1,63 @@
+// The bytes the running kernel has after KASLR moved it: absolute addresses
+// in instructions move with the slide (the lab saw tcp_recvmsg's `mov $addr,
+// %rsi` relocated), per-CPU offsets and PC-relative calls do not. Checked on
+// the profile's debug vmlinux with its own relocation sections.
+#include <gtest/gtest.h>
+
+#include "binary/disasm.h"
+#include "kernel/tree_cache.h"
+#include "runtime/transaction.h"
+
+namespace kx {
+namespace {
+
+constexpr uint64_t kSlide = 0x3ac00000;
+
+struct LiveCode : ::testing::Test {
+  void SetUp() override {
+    auto p = resolve_profile(default_profile_name());
+    ASSERT_TRUE(p) << p.error().message;
+    auto img = VmlinuxImage::open(p->debug_vmlinux);
+    ASSERT_TRUE(img) << img.error().message;
+    image = std::move(*img);
+  }
+  // The first instruction of `fn` whose encoding starts with `prefix`.
+  uint64_t find(const std::string &fn, const std::vector<uint8_t> &prefix) {
+    auto start = image->symbol(fn);
+    if (!start) return 0;
+    auto code = image->code(fn, *start, 1 << 16);
+    if (!code) return 0;
+    auto insns = disassemble(*code, std::vector<bool>(code->size(), false), *start);
+    if (!insns) return 0;
+    for (auto &in : *insns)
+      if (std::equal(prefix.begin(), prefix.end(), code->begin() + in.offset)) return *start + in.offset;
+    return 0;
+  }
+  std::unique_ptr<VmlinuxImage> image;
+};
+
+TEST_F(LiveCode, AbsoluteAddressesMoveWithTheSlide) {
+  uint64_t at = find("tcp_recvmsg", {0x48, 0xc7, 0xc6});  // mov $imm32 (an address), %rsi
+  ASSERT_NE(at, 0u) << "no mov of an absolute address in tcp_recvmsg";
+  auto orig = image->code("tcp_recvmsg", at, 7);
+  auto live = image->live_code("tcp_recvmsg", at, 7, kSlide);
+  ASSERT_TRUE(orig && live);
+  uint32_t a, b;
+  memcpy(&a, orig->data() + 3, 4);
+  memcpy(&b, live->data() + 3, 4);
+  EXPECT_EQ(b, a + static_cast<uint32_t>(kSlide));
+  EXPECT_EQ(std::vector<uint8_t>(live->begin(), live->begin() + 3), std::vector<uint8_t>(orig->begin(), orig->begin() + 3));
+  EXPECT_EQ(*image->live_code("tcp_recvmsg", at, 7, 0), *orig);
+}
+
+TEST_F(LiveCode, PerCpuOffsetsAndCallsStay) {
+  uint64_t gs = find("blk_start_plug_nr_ios", {0x65, 0x48, 0x8b, 0x04, 0x25});  // mov %gs:off, %rax
+  ASSERT_NE(gs, 0u);
+  EXPECT_EQ(*image->live_code("blk_start_plug_nr_ios", gs, 9, kSlide), *image->code("blk_start_plug_nr_ios", gs, 9));
+  uint64_t call = find("do_shrink_slab", {0xe8});  // call rel32
+  ASSERT_NE(call, 0u);
+  EXPECT_EQ(*image->live_code("do_shrink_slab", call, 5, kSlide), *image->code("do_shrink_slab", call, 5));
+}
+
+}  // namespace
+}  // namespace kx
