@@ -137,8 +137,12 @@ std::vector<std::string> qemu_argv(const KernelProfile &p, const LabOptions &o, 
                                    const fs::path &run_dir, bool results_share) {
   std::string append = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init kxrun=" + run_dir.string();
   for (auto &a : o.kernel_args) append += " " + a;
+  // Single-threaded TCG: with one host thread per vCPU (MTTCG), a vCPU kept
+  // executing a stale int3 after another vCPU's text_poke restored the byte
+  // (kprobe unregistered under load: soft lockup at the old probe address,
+  // never on one vCPU or round-robin). Round-robin is as fast here (2 cores).
   std::vector<std::string> argv = {
-      "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", std::to_string(o.smp), "-m", o.mem,
+      "qemu-system-x86_64", "-accel", "tcg,thread=single", "-cpu", "max", "-smp", std::to_string(o.smp), "-m", o.mem,
       // virtiofs needs guest memory QEMU can share with virtiofsd.
       "-object", "memory-backend-memfd,id=mem,size=" + o.mem + ",share=on", "-numa", "node,memdev=mem",
       "-chardev", "socket,id=kxroot,path=" + (run_dir / "root.sock").string(),
