@@ -81,7 +81,7 @@ struct xsie_tx {
 	struct xsie_task_table *tasks;
 	u32 inside, seeded, scanned, unverified, overflow;
 	atomic64_t switched, entries, exits;
-	u64 start_ns, scan_ns, transition_ns;
+	u64 start_ns, attach_ns, monitor_ns, scan_ns, transition_ns;
 	struct mutex monitor_lock;	/* registering/unregistering monitors */
 	struct delayed_work reaper;	/* removes the monitors once the switch is done */
 };

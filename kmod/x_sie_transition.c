@@ -365,6 +365,7 @@ int xsie_transition_start(struct xsie_tx *tx, int target, char *why, size_t whyl
 	cancel_delayed_work_sync(&tx->reaper);
 	mutex_lock(&tx->monitor_lock);
 	ret = xsie_monitors_register(tx, why, whylen);
+	tx->monitor_ns = ktime_get_mono_fast_ns() - tx->start_ns;
 	if (ret) {
 		xsie_monitors_unregister(tx);
 		mutex_unlock(&tx->monitor_lock);
@@ -421,4 +422,6 @@ void xsie_transition_status(struct xsie_tx *tx, struct x_sie_tx_status *r)
 	r->entries = atomic64_read(&tx->entries);
 	r->exits = atomic64_read(&tx->exits);
 	r->scan_ns = tx->scan_ns;
+	r->attach_ns = tx->attach_ns;
+	r->monitor_ns = tx->monitor_ns;
 }

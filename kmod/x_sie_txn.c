@@ -12,6 +12,7 @@
  * what was registered. Updates start when the whole transaction is armed.
  */
 #include <linux/kernel.h>
+#include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
@@ -448,8 +449,12 @@ long xsie_load(struct x_sie_load *req)
 	}
 	for (i = 0; i < tx->n_consts && !ret; i++)
 		ret = xsie_policy_get(&tx->consts[i], req->error, sizeof(req->error));
-	if (!ret)
+	if (!ret) {
+		u64 t0 = ktime_get_mono_fast_ns();
+
 		ret = xsie_register(req, tx);
+		tx->attach_ns = ktime_get_mono_fast_ns() - t0;
+	}
 	if (!ret) {
 		/* Armed but off: the updates start per the transition. */
 		WRITE_ONCE(tx->armed, 1);

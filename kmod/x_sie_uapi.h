@@ -277,6 +277,8 @@ struct x_sie_tx_status {
 	__u32 overflow;		/* per-task table full: completion held back */
 	__u64 switched;		/* per-thread switches at safe-span entries */
 	__u64 entries, exits;	/* monitor hits */
+	__u64 attach_ns;	/* registering the critical-span kprobes */
+	__u64 monitor_ns;	/* registering the safe-span monitors (last transition) */
 	__u64 scan_ns;		/* the stop_machine scan */
 	__u64 transition_ns;	/* load (or unload) to completion; 0 while switching */
 	__u64 policy_runs;

@@ -1,5 +1,6 @@
 // kx gen SPEC|ID... -o FILE.bpf.c · kx load FILE.bpf.c · kx unload ID|FILE:
 // X-tune policies (paper §3.6) on the running kernel.
+#include <chrono>
 #include <cstdio>
 #include <set>
 
@@ -43,8 +44,14 @@ Result<int> load(const Globals &g, const std::string &file, const std::string &t
       std::filesystem::remove_all(dir, ec);
     }
   } cleanup{tmp};
+  using clock = std::chrono::steady_clock;
+  auto ms = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
+  auto t0 = clock::now();
   KX_ASSIGN(obj, compile_x_tune(ctx.profile, file, tmp));
+  std::vector<Timing> timings = {{"compile", ms(t0)}};
+  t0 = clock::now();
   KX_ASSIGN(policy, LoadedPolicy::load(obj));
+  timings.push_back({"verify+load", ms(t0)});
   std::vector<ConstRequest> requests;
   std::string what;
   for (auto &[id, fd] : policy.programs()) {
@@ -56,7 +63,7 @@ Result<int> load(const Globals &g, const std::string &file, const std::string &t
     what += (what.empty() ? "" : ", ") + id;
   }
   // The module holds the programs from here on; closing ours is fine.
-  KX_TRY(commit_transaction(ctx, requests, mode, settle_s, file + " (" + what + ")"));
+  KX_TRY(commit_transaction(ctx, requests, mode, settle_s, file + " (" + what + ")", timings));
   return 0;
 }
 

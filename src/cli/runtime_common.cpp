@@ -146,18 +146,27 @@ void print_status(const RuntimeStatus &st, bool counters, bool headers) {
 }
 
 Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<ConstRequest> &requests,
-                                    TransitionMode mode, double settle_s, const std::string &what) {
+                                    TransitionMode mode, double settle_s, const std::string &what,
+                                    std::vector<Timing> timings) {
+  using clock = std::chrono::steady_clock;
+  auto since = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
+  auto t0 = clock::now();
   KX_ASSIGN(t, plan_transaction(requests, *ctx.image, ctx.build_id, ctx.slide, mode));
+  timings.push_back({"plan", since(t0)});
   KX_ASSIGN(ko, x_sie_module_path(ctx.kernel));
   KX_TRY(ensure_x_sie(ko));
   KX_ASSIGN(rt, XRuntime::open());
+  t0 = clock::now();
   KX_ASSIGN(id, rt.load(t));
+  timings.push_back({"attach", since(t0)});
 
   // The kprobe optimizer runs a moment after registration, and the
   // transition completes as tasks leave the safe spans: wait (bounded) so
   // the report says how each probe runs and whether everyone switched.
+  t0 = clock::now();
+  double optimized_ms = -1, switched_ms = -1;
   RuntimeStatus mine;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(settle_s);
+  auto deadline = clock::now() + std::chrono::duration<double>(settle_s);
   for (;;) {
     KX_ASSIGN(all, rt.status());
     mine = {};
@@ -165,15 +174,40 @@ Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<Const
       if (s.tx == id) mine.spans.push_back(s);
     for (auto &x : all.txs)
       if (x.tx == id) mine.txs.push_back(x);
-    bool pending = std::any_of(mine.spans.begin(), mine.spans.end(),
-                               [](auto &s) { return s.probe_state == "pending" || s.capture_state == "pending"; }) ||
-                   std::any_of(mine.txs.begin(), mine.txs.end(), [](auto &x) { return x.phase == "switching"; });
-    if (!pending || std::chrono::steady_clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    bool optimizing = std::any_of(mine.spans.begin(), mine.spans.end(), [](auto &s) {
+      return s.probe_state == "pending" || s.capture_state == "pending";
+    });
+    bool switching = std::any_of(mine.txs.begin(), mine.txs.end(), [](auto &x) { return x.phase == "switching"; });
+    if (!optimizing && optimized_ms < 0) optimized_ms = since(t0);
+    if (!switching && switched_ms < 0) switched_ms = since(t0);
+    if ((!optimizing && !switching) || clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   printf("transaction %u: %s\n", id, what.c_str());
   print_status(mine, false, false);
   for (auto &n : t.notes) printf("note: %s\n", n.c_str());
+  // Where the time went (paper Fig. 17): user-space steps, then the module's own.
+  std::string line;
+  char b[96];
+  for (auto &[step, ms] : timings) {
+    snprintf(b, sizeof b, "%s%s %.1f ms", line.empty() ? "" : ", ", step.c_str(), ms);
+    line += b;
+  }
+  if (!mine.txs.empty()) {
+    const auto &x = mine.txs[0];
+    snprintf(b, sizeof b, " (kprobes %.1f ms, monitors %.1f ms, scan %.2f ms)", x.attach_ns / 1e6,
+             x.monitor_ns / 1e6, x.scan_ns / 1e6);
+    line += b;
+  }
+  snprintf(b, sizeof b, optimized_ms < 0 ? ", optimizer still pending" : ", all optimizable probes optimized after %.0f ms",
+           optimized_ms);
+  line += b;
+  if (switched_ms >= 0 && !mine.txs.empty() && mine.txs[0].transition_ns)
+    snprintf(b, sizeof b, ", switched %.1f ms after the load began", mine.txs[0].transition_ns / 1e6);
+  else
+    snprintf(b, sizeof b, ", still switching");
+  line += b;
+  printf("time: %s\n", line.c_str());
   return id;
 }
 

@@ -34,10 +34,17 @@ Result<RuntimeContext> open_scope_context(const Globals &g);
 Result<nlohmann::json> const_report(RuntimeContext &ctx, const std::vector<nlohmann::json> &given,
                                     const std::string &key);
 
+struct Timing {
+  std::string step;
+  double ms = 0;
+};
+
 // Plans, inserts x-sie.ko if needed, loads; waits (bounded by settle_s) for
-// the kprobe optimizer and the transition; prints the result.
+// the kprobe optimizer and the transition; prints the result and where the
+// time went (`timings`: the caller's steps before, e.g. compile and verify).
 Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<ConstRequest> &requests,
-                                    TransitionMode mode, double settle_s, const std::string &what);
+                                    TransitionMode mode, double settle_s, const std::string &what,
+                                    std::vector<Timing> timings = {});
 
 // headers: a "transaction N" line before each transaction.
 void print_status(const RuntimeStatus &st, bool counters, bool headers = true);

@@ -136,6 +136,15 @@ Status XRuntime::unload(uint32_t id, const UnloadOptions &opt) {
 
 namespace {
 
+// debug.kprobes-optimization: 0 keeps every kprobe on int3.
+bool kprobe_optimization_enabled() {
+  FILE *f = fopen("/proc/sys/debug/kprobes-optimization", "r");
+  if (!f) return true;
+  int c = fgetc(f);
+  fclose(f);
+  return c != '0';
+}
+
 const char *phase_name(uint32_t p) {
   switch (p) {
     case X_SIE_PHASE_SWITCHING: return "switching";
@@ -165,6 +174,7 @@ Result<RuntimeStatus> XRuntime::status() {
     txbuf.resize(std::max<size_t>(txbuf.size(), req.n_transactions));
   }
   RuntimeStatus out;
+  const bool optimization = kprobe_optimization_enabled();
   for (uint32_t i = 0; i < req.n_spans; ++i) {
     const auto &r = buf[i];
     SpanStatus s;
@@ -177,6 +187,11 @@ Result<RuntimeStatus> XRuntime::status() {
     s.capture = r.capture_addr;
     s.probe_state = probe_state_name(r.probe_state);
     s.capture_state = probe_state_name(r.capture_state);
+    // With optimization switched off no optimizer will come: int3 for good.
+    if (!optimization) {
+      if (s.probe_state == "pending") s.probe_state = "int3";
+      if (s.capture_state == "pending") s.capture_state = "int3";
+    }
     s.hits = r.hits, s.skipped = r.skipped, s.captures = r.captures, s.faults = r.faults, s.missed = r.missed;
     s.policy = r.policy != 0;
     s.policy_runs = r.policy_runs, s.policy_unset = r.policy_unset, s.policy_rejected = r.policy_rejected;
@@ -191,19 +206,25 @@ Result<RuntimeStatus> XRuntime::status() {
     t.safe_spans = r.n_ss, t.monitors = r.monitors, t.inside = r.inside, t.seeded = r.seeded;
     t.scanned = r.scanned, t.unverified = r.unverified, t.overflow = r.overflow;
     t.switched = r.switched, t.entries = r.entries, t.exits = r.exits;
-    t.scan_ns = r.scan_ns, t.transition_ns = r.transition_ns, t.policy_runs = r.policy_runs;
+    t.attach_ns = r.attach_ns, t.monitor_ns = r.monitor_ns, t.scan_ns = r.scan_ns;
+    t.transition_ns = r.transition_ns, t.policy_runs = r.policy_runs;
     out.txs.push_back(t);
   }
   return out;
 }
+
+namespace {
 
 nlohmann::json tx_json(const TxStatus &t) {
   return {{"phase", t.phase},         {"mode", t.transition},     {"safe_spans", t.safe_spans},
           {"monitors", t.monitors},   {"inside", t.inside},       {"seeded", t.seeded},
           {"scanned", t.scanned},     {"unverified", t.unverified}, {"overflow", t.overflow},
           {"switched", t.switched},   {"entries", t.entries},     {"exits", t.exits},
+          {"attach_ns", t.attach_ns}, {"monitor_ns", t.monitor_ns},
           {"scan_ns", t.scan_ns},     {"transition_ns", t.transition_ns}};
 }
+
+}  // namespace
 
 nlohmann::json status_json(const RuntimeStatus &st) {
   nlohmann::json txs = nlohmann::json::array();

@@ -49,7 +49,8 @@ struct TxStatus {
   std::string phase;       // "switching", "active", "reverting"
   std::string transition;  // "global", "per-thread", "immediate"
   uint32_t safe_spans = 0, monitors = 0, inside = 0, seeded = 0, scanned = 0, unverified = 0, overflow = 0;
-  uint64_t switched = 0, entries = 0, exits = 0, scan_ns = 0, transition_ns = 0, policy_runs = 0;
+  uint64_t switched = 0, entries = 0, exits = 0, attach_ns = 0, monitor_ns = 0, scan_ns = 0, transition_ns = 0;
+  uint64_t policy_runs = 0;
 };
 
 struct RuntimeStatus {

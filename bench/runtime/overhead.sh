@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Per-firing overhead of the indirection (paper Fig. 16 and §4): fio on
+# null_blk with BLK_MAX_REQUEST_COUNT=32 (its own default, so the block
+# layer behaves the same and only kernelx's cost shows) on optimized probes
+# and on int3 probes (kprobe optimization switched off), against no kernelx,
+# at several submit batch sizes (how many requests share a plug). Prints
+# IOPS, slowdown and the cost per probe hit. TCG: compare within the run.
+#   bench/runtime/overhead.sh [REPS] [BATCH...]   (default 3; 1 8 128)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+KX=$PWD/build/kx REPS=${1:-3}
+shift || true
+batches=("${@:-1 8 128}")
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+"$KX" show BLK_MAX_REQUEST_COUNT > /dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT > /dev/null
+"$KX" kernel build-module kmod > /dev/null
+# shellcheck disable=SC2068
+"$KX" lab run --timeout 1800 --results "$out" -- bash bench/runtime/overhead_guest.sh "$KX" "$REPS" ${batches[@]}
+echo "probes, optimization on:"; sort -u "$out/probes.1" | sed 's/^/  /'
+echo "probes, optimization off:"; sort -u "$out/probes.0" | sed 's/^/  /'
+python3 - "$out/runs" <<'EOF'
+import sys, statistics as st, collections
+v = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    mode, batch, iops, hits = line.split()
+    v[(mode, int(batch))].append((float(iops), int(hits)))
+print("median over runs (TCG guest; 3 s of fio each)")
+print(f"{'batch':>5} {'mode':>10} {'IOPS':>9} {'slowdown':>9} {'hits/IO':>8} {'ns/hit':>8}")
+for batch in sorted({b for _, b in v}):
+    base = st.median(i for i, _ in v[("base", batch)])
+    for mode in ("base", "optimized", "int3"):
+        runs = v[(mode, batch)]
+        iops = st.median(i for i, _ in runs)
+        per_io = st.median(h / (i * 3) for i, h in runs) if mode != "base" else 0
+        cost = (1 / iops - 1 / base) * 1e9 / per_io if per_io else 0
+        print(f"{batch:>5} {mode:>10} {iops:>9.0f} {base / iops:>8.3f}x {per_io:>8.2f} {cost:>8.0f}")
+EOF
