@@ -354,9 +354,18 @@ std::vector<SafeSpan> build_safe_spans(KernelCode &code, const std::vector<SpanS
       top.exits.push_back(st.last + 1);
     }
     if (s.widened_.count(f->address)) {
+      // The fallback: the whole function, left only by its returns and
+      // tail calls (jumps out of it), wherever the slice stopped.
       live.clear();
       for (size_t i = 0; i < f->insns.size(); ++i) live.insert(i);
       top.exits.clear();
+      top.returns.clear();
+      for (size_t i = 0; i < f->insns.size(); ++i) {
+        const Insn &in = f->insns[i];
+        uint64_t a = f->address + in.offset;
+        auto t = in.zi.meta.category == ZYDIS_CATEGORY_UNCOND_BR ? branch_target(in, a) : std::nullopt;
+        if (is_return(in, a, code) || (t && index_at(*f, *t) < 0)) top.returns.push_back(i);
+      }
     }
     s.add_ranges(*f, live);
     std::vector<uint64_t> returns;

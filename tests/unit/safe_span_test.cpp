@@ -84,6 +84,17 @@ TEST_F(SliceFixture, AStackPointerLostInALoopEndsTheWalk) {
   EXPECT_EQ(ss[0].size_insns, 7u);  // mov $4 .. ret: ecx is live around the loop
 }
 
+TEST_F(SliceFixture, AWidenedSpanIsTheWholeFunctionLeftByItsReturns) {
+  // The indirect jump hides where the value goes: the fallback takes the
+  // whole function, and its returns are the exits the monitors need.
+  auto ss = slice({{addr("f_widen"), 0, 0, {"rax"}}});
+  ASSERT_EQ(ss.size(), 1u);
+  EXPECT_TRUE(ss[0].conservative);
+  EXPECT_EQ(ss[0].size_insns, 6u);
+  const uint64_t ret = addr("f_widen") + 5 + 2 + 2 + 2 + 2;  // mov, test, je, jmp *, xor
+  EXPECT_EQ(ss[0].exits, (std::vector<uint64_t>{ret}));
+}
+
 TEST_F(SliceFixture, OverlappingSpansOfOneFunctionMerge) {
   auto ss = slice({{addr("f_two"), 0, 0, {"rax"}}, {addr("f_two"), 1, 1, {"rdx"}}});
   ASSERT_EQ(ss.size(), 1u);
