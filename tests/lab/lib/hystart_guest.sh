@@ -1,0 +1,42 @@
+# Runs inside the lab guest (kx lab run -- bash hystart_guest.sh KX): CUBIC's
+# HyStart delay detection between two network namespaces over a veth pair
+# with 40 ms of netem delay and a 20 Mbit/s bottleneck, where a growing queue
+# raises the RTT as slow start goes on. Per phase (default, tuned, reset): the
+# TcpExtTCPHystartDelayDetect count and the cwnd at detection over FLOWS
+# short transfers, to $KX_RESULTS/PHASE.
+set -eu
+KX=$1 FLOWS=${2:-4} R=$KX_RESULTS
+modprobe veth
+modprobe sch_netem
+ip netns add a
+ip netns add b
+ip link add va netns a type veth peer name vb netns b
+ip -n a addr add 10.9.0.1/24 dev va
+ip -n b addr add 10.9.0.2/24 dev vb
+ip -n a link set va up
+ip -n b link set vb up
+ip -n a link set lo up
+ip -n b link set lo up
+ip netns exec a tc qdisc add dev va root netem delay 40ms rate 20mbit limit 1000
+ip netns exec b iperf3 -s -D -1 > /dev/null 2>&1 || true
+phase() {
+  local d0 c0
+  d0=$(ip netns exec a nstat -az TcpExtTCPHystartDelayDetect | awk '/Detect/ {print $2}')
+  c0=$(ip netns exec a nstat -az TcpExtTCPHystartDelayCwnd | awk '/Cwnd/ {print $2}')
+  for i in $(seq "$FLOWS"); do
+    ip netns exec b iperf3 -s -1 > /dev/null 2>&1 &
+    sleep 0.3
+    ip netns exec a iperf3 -c 10.9.0.2 -t 3 -C cubic > /dev/null 2>&1 || true
+    wait
+  done
+  echo "$(( $(ip netns exec a nstat -az TcpExtTCPHystartDelayDetect | awk '/Detect/ {print $2}') - d0 )) \
+$(( $(ip netns exec a nstat -az TcpExtTCPHystartDelayCwnd | awk '/Cwnd/ {print $2}') - c0 ))" > "$R/$1"
+}
+phase default
+# A delay threshold of 200 ms: the queue never adds that much, so slow start
+# is no longer cut short by the delay signal.
+"$KX" set HYSTART_DELAY_MIN=200000 HYSTART_DELAY_MAX=200000 > "$R/set.out" 2>&1
+phase tuned
+"$KX" status --json > "$R/status.json"
+"$KX" reset "$(sed -n 's/^transaction \([0-9]*\):.*/\1/p' "$R/set.out")" > "$R/reset.out" 2>&1
+phase reset

@@ -1,0 +1,37 @@
+# CUBIC's HyStart thresholds tuned live (the paper's Fig. 12 constants):
+# with a 40 ms path and a 20 Mbit/s bottleneck, slow start ends by HyStart
+# delay detection early by default; with HYSTART_DELAY_MIN/MAX = 200 ms (one
+# transaction of two consts) the delay signal fires far later, if at all
+# (the queue must add 200 ms); after kx reset, early again. Observed on the
+# kernel's own counters (TcpExtTCPHystartDelayDetect, ...DelayCwnd).
+source "$(dirname "$0")/lib/common.sh"
+
+ROOT=$(cd "$HERE/../.." && pwd)
+"$KX" kernel build-module "$ROOT/kmod" >/dev/null
+for c in HYSTART_DELAY_MIN HYSTART_DELAY_MAX; do "$KX" show $c >/dev/null 2>&1 || "$KX" build $c >/dev/null; done
+
+"$KX" lab run --timeout 400 --results "$WORK/results" -- bash "$HERE/lib/hystart_guest.sh" "$KX" 4
+R=$WORK/results
+cat "$R/set.out"
+for p in default tuned reset; do
+  read -r n cwnd < "$R/$p"
+  echo "$p: $n delay detections over 4 flows$( ((n)) && echo ", mean cwnd at exit $((cwnd / n))")"
+done
+# The slow-start exit point: the cwnd at which delay detection ends it.
+mean() { read -r n cwnd < "$R/$1"; echo $(( n ? cwnd / n : 0 )); }
+read -r d _ < "$R/default"; read -r t _ < "$R/tuned"; read -r r _ < "$R/reset"
+((d >= 1 && r >= 1)) || fail "HyStart delay detection should end slow start by default and after reset ($d, $r)"
+(( t == 0 || $(mean tuned) >= 3 * $(mean default) )) ||
+  fail "with a 200 ms threshold slow start should run far longer (cwnd at exit $(mean tuned) vs $(mean default))"
+(( 2 * $(mean reset) >= $(mean default) && $(mean reset) <= 2 * $(mean default) )) ||
+  fail "after kx reset the exit point should be the default's again ($(mean reset) vs $(mean default))"
+python3 - "$R/status.json" <<'EOF' || fail "kx status"
+import json, sys
+(tx,) = json.load(open(sys.argv[1]))["transactions"]
+names = sorted(c["name"] for c in tx["consts"])
+assert names == ["HYSTART_DELAY_MAX", "HYSTART_DELAY_MIN"], names
+assert all(s["hits"] > 0 for c in tx["consts"] for s in c["spans"]), tx
+print("spans hit:", {c["name"]: sum(s["hits"] for s in c["spans"]) for c in tx["consts"]})
+EOF
+no_lab_leftovers
+echo "PASS runtime_hystart"
