@@ -26,6 +26,8 @@ packages=(
   qemu-system-x86 busybox-static
   # workloads for case studies and lab tests
   fio iperf3 rt-tests iproute2 util-linux procps
+  # figures
+  python3-matplotlib
 )
 
 missing=()

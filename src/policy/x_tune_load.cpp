@@ -30,7 +30,7 @@ Result<fs::path> compile_x_tune(const KernelProfile &p, const fs::path &source, 
   if (!fs::exists(source)) return make_error("no such policy file: " + source.string());
   KX_ASSIGN(header, vmlinux_header(p));
   fs::path obj = out_dir / (source.stem().string() + ".o");
-  KX_ASSIGN(r, run({"clang", "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", "-Wall", "-Wno-unused-function",
+  KX_ASSIGN(r, run({"clang", "-O2", "-g", "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_x86", "-Wall", "-Wno-unused-function",
                     "-I", header.parent_path().string(), "-I", x_tune_include_dir().string(), "-c", source.string(),
                     "-o", obj.string()}));
   if (r.exit_code != 0) return make_error("compiling " + source.string() + " failed:\n" + tail_lines(r.output, 20));
