@@ -114,25 +114,14 @@ static void xsie_switch_all(struct xsie_tx *tx)
 		WRITE_ONCE(tx->phase, X_SIE_PHASE_ACTIVE);
 }
 
-static int xsie_entry_pre(struct kprobe *kp, struct pt_regs *regs)
+/* A task reached a safe-span entry; deep: an SS frame below it (or unknown). Under tx->lock. */
+static void xsie_entered(struct xsie_tx *tx, int deep)
 {
-	struct xsie_monitor *m = container_of(kp, struct xsie_monitor, kp);
-	struct xsie_tx *tx = m->tx;
-	struct xsie_task_mark *mark;
-	unsigned long flags;
-	int deep;
+	struct xsie_task_mark *mark = xsie_mark(tx, current, true);
 
-	if (!READ_ONCE(tx->monitoring))
-		return 0;
-	atomic64_inc(&tx->entries);
-	deep = xsie_stack_inside(tx, current, regs);	/* outside the lock: unwinding is slow */
-	raw_spin_lock_irqsave(&tx->lock, flags);
-	if (!tx->switching)
-		goto out;
-	mark = xsie_mark(tx, current, true);
 	if (!mark) {
 		tx->overflow++;	/* untracked: never let the count reach zero */
-		goto out;
+		return;
 	}
 	if (!mark->inside) {
 		mark->inside = 1;
@@ -142,37 +131,43 @@ static int xsie_entry_pre(struct kprobe *kp, struct pt_regs *regs)
 		mark->switched = 1;
 		atomic64_inc(&tx->switched);
 	}
-out:
-	raw_spin_unlock_irqrestore(&tx->lock, flags);
-	return 0;
 }
 
-static int xsie_exit_pre(struct kprobe *kp, struct pt_regs *regs)
+/* A task left its outermost safe span. Under tx->lock. */
+static void xsie_left(struct xsie_tx *tx)
 {
-	struct xsie_monitor *m = container_of(kp, struct xsie_monitor, kp);
-	struct xsie_tx *tx = m->tx;
-	struct xsie_task_mark *mark;
-	unsigned long flags;
-	int deep;
+	struct xsie_task_mark *mark = xsie_mark(tx, current, false);
 
-	if (!READ_ONCE(tx->monitoring))
-		return 0;
-	atomic64_inc(&tx->exits);
-	deep = xsie_stack_inside(tx, current, regs);
-	if (deep)
-		return 0;	/* an outer SS frame is still on the stack (or unknown) */
-	raw_spin_lock_irqsave(&tx->lock, flags);
-	if (!tx->switching)
-		goto out;
-	mark = xsie_mark(tx, current, false);
 	if (!mark || !mark->inside)
-		goto out;
+		return;
 	mark->inside = 0;
 	if (!mark->switched)
 		mark->task = NULL;
 	if (--tx->inside == 0 && !tx->overflow)
 		xsie_switch_all(tx);
-out:
+}
+
+/* The pre-handler of every entry and exit monitor. */
+static int xsie_monitor_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct xsie_monitor *m = container_of(kp, struct xsie_monitor, kp);
+	struct xsie_tx *tx = m->tx;
+	unsigned long flags;
+	int deep;
+
+	if (!READ_ONCE(tx->monitoring))
+		return 0;
+	atomic64_inc(m->entry ? &tx->entries : &tx->exits);
+	deep = xsie_stack_inside(tx, current, regs);	/* outside the lock: unwinding is slow */
+	if (!m->entry && deep)
+		return 0;	/* an outer SS frame is still on the stack (or unknown) */
+	raw_spin_lock_irqsave(&tx->lock, flags);
+	if (tx->switching) {
+		if (m->entry)
+			xsie_entered(tx, deep);
+		else
+			xsie_left(tx);
+	}
 	raw_spin_unlock_irqrestore(&tx->lock, flags);
 	return 0;
 }
@@ -201,8 +196,9 @@ NOKPROBE_SYMBOL(xsie_mark);
 NOKPROBE_SYMBOL(xsie_in_ss);
 NOKPROBE_SYMBOL(xsie_stack_inside);
 NOKPROBE_SYMBOL(xsie_switch_all);
-NOKPROBE_SYMBOL(xsie_entry_pre);
-NOKPROBE_SYMBOL(xsie_exit_pre);
+NOKPROBE_SYMBOL(xsie_entered);
+NOKPROBE_SYMBOL(xsie_left);
+NOKPROBE_SYMBOL(xsie_monitor_pre);
 NOKPROBE_SYMBOL(xsie_task_on);
 
 /*
@@ -288,7 +284,7 @@ static int xsie_monitors_register(struct xsie_tx *tx, char *why, size_t whylen)
 			/* A kprobe cannot be registered twice: start from a clean one. */
 			memset(&m->kp, 0, sizeof(m->kp));
 			m->kp.addr = addr;
-			m->kp.pre_handler = m->entry ? xsie_entry_pre : xsie_exit_pre;
+			m->kp.pre_handler = xsie_monitor_pre;
 			ret = register_kprobe(&m->kp);
 			if (ret) {
 				snprintf(why, whylen, "registering the safe-span %s monitor at 0x%lx failed: %d",
@@ -316,7 +312,7 @@ static void xsie_reap(struct work_struct *w)
 	struct xsie_tx *tx = container_of(to_delayed_work(w), struct xsie_tx, reaper);
 
 	if (READ_ONCE(tx->switching)) {
-		schedule_delayed_work(&tx->reaper, 1);
+		schedule_delayed_work(&tx->reaper, msecs_to_jiffies(10));
 		return;
 	}
 	mutex_lock(&tx->monitor_lock);
