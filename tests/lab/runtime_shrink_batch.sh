@@ -34,13 +34,14 @@ d, a = tx("global.during"), tx("global.after")
 assert d["mode"] == "global" and d["phase"] == "switching", d
 assert d["seeded"] >= 1 and d["inside"] >= 1 and d["monitors"] >= 2, d
 assert a["phase"] == "active" and a["inside"] == 0 and a["monitors"] == 0, a
-assert a["transition_ns"] > 0.5e9, a  # held by the 3 s sleeper (unheld: tens of ms)
+assert a["transition_ns"] > 0.5e9, a  # held by the 8 s sleeper (unheld: tens of ms)
 print(f'global: scan of {d["scanned"]} tasks in {d["scan_ns"]/1e6:.2f} ms found {d["seeded"]} inside; '
       f'switched after {a["transition_ns"]/1e6:.0f} ms, {a["entries"]} entries / {a["exits"]} exits seen')
 d, a = tx("thread.during"), tx("thread.after")
-assert d["mode"] == "per-thread" and d["phase"] == "switching" and d["switched"] >= 1, d
+assert d["mode"] == "per-thread" and d["phase"] == "switching", d
+assert a["switched"] >= 1, a  # the batch taken while the sleeper held the transaction
 assert a["phase"] == "active" and a["monitors"] == 0, a
-print(f'per-thread: {d["switched"]} task(s) switched at the entry while {d["inside"]} held the rest; '
+print(f'per-thread: {a["switched"]} task(s) switched at the entry while {d["inside"]} held the rest; '
       f'complete after {a["transition_ns"]/1e6:.0f} ms')
 EOF
 no_lab_leftovers

@@ -11,10 +11,10 @@ batch() {  # NAME: the largest nr_to_scan of one drop_caches pass
   echo 2 > /proc/sys/vm/drop_caches
   cat $P/max_nr_to_scan > "$R/$1"
 }
-sleeper() {  # a drop_caches pass whose scan sleeps 3 s inside the span
-  echo 3000 > $P/sleep_ms
+sleeper() {  # a drop_caches pass whose scan sleeps 8 s inside the span (kx runs slowly here)
+  echo 8000 > $P/sleep_ms
   (echo 2 > /proc/sys/vm/drop_caches) &
-  sleep 0.5
+  while [ "$(cat $P/sleeping)" != 1 ]; do sleep 0.05; done
 }
 
 batch default
@@ -36,8 +36,8 @@ batch reset
 # sleeper does not; the transaction completes when it leaves.
 sleeper
 "$KX" set SHRINK_BATCH=48 --transition per-thread --settle 0 > "$R/thread.out" 2>&1
-batch thread_during
 "$KX" status --json > "$R/thread.during"
+batch thread_during
 wait
 sleep 0.2
 "$KX" status --json > "$R/thread.after"

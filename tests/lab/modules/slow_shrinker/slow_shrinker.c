@@ -11,7 +11,8 @@
 #include <linux/shrinker.h>
 
 static unsigned long last_nr_to_scan, max_nr_to_scan, scans;
-static unsigned int sleep_ms;
+static unsigned int sleep_ms, sleeping;
+module_param(sleeping, uint, 0444);	/* a scan is asleep inside the span now */
 module_param(last_nr_to_scan, ulong, 0444);
 module_param(max_nr_to_scan, ulong, 0644);
 module_param(scans, ulong, 0444);
@@ -30,8 +31,11 @@ static unsigned long scan(struct shrinker *s, struct shrink_control *sc)
 	if (sc->nr_to_scan > READ_ONCE(max_nr_to_scan))
 		WRITE_ONCE(max_nr_to_scan, sc->nr_to_scan);
 	WRITE_ONCE(scans, scans + 1);
-	if (ms)
+	if (ms) {
+		WRITE_ONCE(sleeping, 1);
 		msleep(ms);
+		WRITE_ONCE(sleeping, 0);
+	}
 	return SHRINK_STOP;	/* one batch per pass */
 }
 
