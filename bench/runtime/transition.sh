@@ -2,9 +2,11 @@
 # Transition times (paper Fig. 18-19): kx set BLK_MAX_REQUEST_COUNT=8 with a
 # global and a per-thread transition, on an idle guest and under fio, against
 # the kernel's own livepatch-sample (samples/livepatch) in the same guest.
-# "module" is x-sie.ko's switch time (load ioctl to the moment no task was
-# inside a safe span); "wall" is the whole kx set (planning, checks, waiting
-# for the kprobe optimizer); livepatch's is insmod to transition 0.
+# MODE is x-sie.ko's switch time (from the start of the transition to the
+# moment no task was inside a safe span), split into .monitors (registering
+# the entry/exit kprobes), .scan (the stop_machine stack scan) and .wait
+# (tasks leaving their spans); .wall is the whole kx set (planning, checks,
+# waiting for the kprobe optimizer); livepatch's is insmod to transition 0.
 #   bench/runtime/transition.sh [REPS]   (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -11,7 +11,15 @@ kx_switch() {  # label, kx set args...: the module's switch time and kx set's wa
   t0=$(date +%s%N)
   out=$("$KX" set BLK_MAX_REQUEST_COUNT=8 "$@" --settle 10)
   echo "$label.wall $(ms_since "$t0")" >> "$R/times"
-  "$KX" status --json | python3 -c 'import json,sys; t=json.load(sys.stdin)["transactions"][0]["transition"]; print(sys.argv[1], t["transition_ns"]/1e6, t["seeded"], t["scanned"])' "$label" >> "$R/times"
+  # The module's switch: registering the monitors, the stop_machine scan, then waiting for tasks.
+  "$KX" status --json | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["transactions"][0]["transition"]
+l = sys.argv[1]
+print(l, t["transition_ns"] / 1e6)
+print(l + ".monitors", t["monitor_ns"] / 1e6)
+print(l + ".scan", t["scan_ns"] / 1e6)
+print(l + ".wait", (t["transition_ns"] - t["monitor_ns"] - t["scan_ns"]) / 1e6)' "$label" >> "$R/times"
   id=$(echo "$out" | sed -n 's/^transaction \([0-9]*\):.*/\1/p')
   t0=$(date +%s%N)
   "$KX" reset "$id" > /dev/null
