@@ -33,5 +33,15 @@ assert names == ["HYSTART_DELAY_MAX", "HYSTART_DELAY_MIN"], names
 assert all(s["hits"] > 0 for c in tx["consts"] for s in c["spans"]), tx
 print("spans hit:", {c["name"]: sum(s["hits"] for s in c["spans"]) for c in tx["consts"]})
 EOF
+read -r n _ < "$R/perflow"
+echo "per-flow policy: $n delay detections over 4 flows$( ((n)) && echo ", mean cwnd at exit $(mean perflow)")"
+python3 - "$R/perflow.json" <<'EOF' || fail "per-flow policy: $(cat "$R/perflow.out")"
+import json, sys
+(tx,) = json.load(open(sys.argv[1]))["transactions"]
+for c in tx["consts"]:
+    for s in c["spans"]:
+        # 40 ms flows are long-RTT: the policy always asks for x8, within the proofs.
+        assert s["policy_runs"] > 0 and s["hits"] > 0 and s["policy_rejected"] == 0, (c["name"], s)
+EOF
 no_lab_leftovers
 echo "PASS runtime_hystart"

@@ -22,6 +22,15 @@ expect_eq "$(cat "$R/reset")" 128 "batch after kx reset"
 expect_eq "$(cat "$R/thread_during")" 48 "batch of a task that switched per-thread while the sleeper holds the transaction"
 expect_eq "$(cat "$R/thread.reset.rc")" 0 "kx reset while a task is inside: $(cat "$R/thread.reset")"
 expect_eq "$(cat "$R/thread_reset")" 128 "batch after the per-thread transaction's reset"
+expect_eq "$(cat "$R/per_shrinker")" 32 "batch under the per-shrinker policy: $(cat "$R/per_shrinker.out")"
+python3 - "$R/per_shrinker.status" <<'EOF' || fail "per-shrinker policy status"
+import json, sys
+(tx,) = json.load(open(sys.argv[1]))["transactions"]
+(s,) = tx["consts"][0]["spans"]
+# Other shrinkers ran the policy too and kept the compiled batch.
+assert s["policy_runs"] > s["hits"] > 0 and s["policy_unset"] > 0, s
+print(f'per-shrinker: {s["hits"]} scans at 32, {s["policy_unset"]} left at the compiled batch')
+EOF
 [[ ! -s "$R/kprobes" ]] || fail "kprobes left: $(cat "$R/kprobes")"
 
 python3 - "$R" <<'EOF' || fail "transition states"

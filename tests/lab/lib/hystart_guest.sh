@@ -8,6 +8,9 @@ set -eu
 KX=$1 FLOWS=${2:-4} R=$KX_RESULTS
 modprobe veth
 modprobe sch_netem
+# HyStart by delay only: an ACK-train exit (the other detector) would end
+# slow start before the delay thresholds under test matter.
+echo 2 > /sys/module/tcp_cubic/parameters/hystart_detect
 ip netns add a
 ip netns add b
 ip link add va netns a type veth peer name vb netns b
@@ -40,3 +43,8 @@ phase tuned
 "$KX" status --json > "$R/status.json"
 "$KX" reset "$(sed -n 's/^transaction \([0-9]*\):.*/\1/p' "$R/set.out")" > "$R/reset.out" 2>&1
 phase reset
+# Per-flow policy: every flow here has a 40 ms RTT, so each gets thresholds x8.
+"$KX" load "$(dirname "$0")/../../../examples/policies/per_flow_hystart.bpf.c" > "$R/perflow.out" 2>&1
+phase perflow
+"$KX" status --json > "$R/perflow.json"
+"$KX" unload "$(dirname "$0")/../../../examples/policies/per_flow_hystart.bpf.c" >> "$R/perflow.out" 2>&1

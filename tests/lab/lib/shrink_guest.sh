@@ -48,4 +48,9 @@ sleeper
 echo $? > "$R/thread.reset.rc"
 wait
 batch thread_reset
+# A per-object policy: this shrinker (seeks 7) in batches of 32, others as compiled.
+"$KX" load "$(dirname "$0")/../../../examples/policies/per_shrinker.bpf.c" > "$R/per_shrinker.out" 2>&1
+batch per_shrinker
+"$KX" status --json > "$R/per_shrinker.status"
+"$KX" unload "$(dirname "$0")/../../../examples/policies/per_shrinker.bpf.c" >> "$R/per_shrinker.out" 2>&1
 cat /sys/kernel/debug/kprobes/list > "$R/kprobes"
