@@ -12,7 +12,7 @@ KX=$PWD/build/kx REPS=${1:-3}
 shift || true
 batches=("${@:-1 8 128}")
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+trap 'mkdir -p bench/runtime/results; cp "$out/runs" bench/runtime/results/overhead.raw 2>/dev/null; rm -rf "$out"; /usr/bin/python3 bench/runtime/plot.py overhead || true' EXIT
 "$KX" show BLK_MAX_REQUEST_COUNT > /dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT > /dev/null
 "$KX" kernel build-module kmod > /dev/null
 # shellcheck disable=SC2068

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 KX=$PWD/build/kx REPS=${1:-3}
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+trap 'mkdir -p bench/runtime/results; cp "$out/loads" bench/runtime/results/policy_update.raw 2>/dev/null; rm -rf "$out"; /usr/bin/python3 bench/runtime/plot.py policy_update || true' EXIT
 sets=("SHRINK_BATCH" "BLK_MAX_REQUEST_COUNT BUSY_POLL_BUDGET WATCHDOG_INTERVAL INIT_BW")
 for s in ${sets[*]}; do "$KX" show "$s" > /dev/null 2>&1 || "$KX" build "$s" > /dev/null; done
 "$KX" kernel build-module kmod > /dev/null

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 KX=$PWD/build/kx REPS=${1:-3}
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+trap 'mkdir -p bench/runtime/results; cp "$out/times" bench/runtime/results/transition.raw 2>/dev/null; rm -rf "$out"; /usr/bin/python3 bench/runtime/plot.py transition || true' EXIT
 "$KX" show BLK_MAX_REQUEST_COUNT > /dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT > /dev/null
 "$KX" kernel build-module kmod > /dev/null
 src=$("$KX" kernel show | python3 -c 'import json,sys; d = json.load(sys.stdin); print(d.get("tree", d["cache"] + "/src"))')

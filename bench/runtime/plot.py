@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Figures from the raw results the bench scripts keep in bench/runtime/results/:
+  plot.py policy_update  -> fig17_policy_update.png (time per step, 1 vs 15 safe spans)
+  plot.py transition     -> fig18_transition.png (kernelx switch vs livepatch)
+  plot.py overhead       -> fig16_overhead.png (slowdown vs batch, optimized vs int3)
+Needs Debian's python3-matplotlib (scripts/setup.sh installs it)."""
+import collections
+import os
+import re
+import statistics as st
+import sys
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def policy_update():
+    rows, cur, ss = collections.defaultdict(list), None, 0
+    for line in open(f"{here}/policy_update.raw"):
+        if line.startswith("set"):
+            cur = line.split(" ", 1)[1].strip()
+        elif "safe spans" in line:
+            ss = int(re.search(r"(\d+) safe spans", line).group(1))
+        elif line.startswith("time:"):
+            t = dict((k.strip(), float(v)) for k, v in re.findall(r"([a-z+ ]+?) ([0-9.]+) ms", line))
+            t["ss"] = ss
+            rows[cur].append(t)
+    steps = ["compile", "verify+load", "plan", "kprobes", "monitors", "scan"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    labels = [f"{v[0]['ss']} SS" for v in rows.values()]
+    bottom = [0] * len(rows)
+    for s in steps:
+        vals = [st.median(r.get(s, 0) for r in v) for v in rows.values()]
+        ax.bar(labels, vals, bottom=bottom, label=s)
+        bottom = [b + x for b, x in zip(bottom, vals)]
+    ax.set_ylabel("ms (median, TCG guest)")
+    ax.set_title("kx load: policy-update time by step (paper Fig. 17)")
+    ax.legend()
+    return fig, "fig17_policy_update.png"
+
+
+def transition():
+    v = collections.defaultdict(list)
+    for line in open(f"{here}/transition.raw"):
+        k, ms, *_ = line.split()
+        v[k].append(float(ms))
+    cases = ["global.idle", "per-thread.idle", "global.fio", "per-thread.fio"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = list(range(len(cases)))
+    mon = [st.median(v[f"{c}.monitors"]) for c in cases]
+    sw = [st.median(v[f"{c}.scan"]) + st.median(v[f"{c}.wait"]) for c in cases]
+    lp = st.median(v["livepatch.patch"])
+    ax.bar([i - 0.2 for i in x], sw, width=0.4, label="kernelx switch: stop_machine scan + waiting for tasks")
+    ax.bar([i + 0.2 for i in x], mon, width=0.4, label="kernelx: registering the monitor kprobes")
+    ax.bar([len(cases)], [lp], width=0.4, label="livepatch-sample: insmod to transition 0")
+    ax.set_xticks(x + [len(cases)], cases + ["livepatch"], rotation=15)
+    ax.set_yscale("log")
+    ax.set_ylim(0.1, lp * 3)
+    ax.set_ylabel("ms (median, log)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title("Transition time, same TCG guest (paper Fig. 18-19)")
+    ax.legend(fontsize=8)
+    return fig, "fig18_transition.png"
+
+
+def overhead():
+    v = collections.defaultdict(list)
+    for line in open(f"{here}/overhead.raw"):
+        mode, batch, iops, _ = line.split()
+        v[(mode, int(batch))].append(float(iops))
+    batches = sorted({b for _, b in v})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for mode in ("optimized", "int3"):
+        ys = [st.median(v[("base", b)]) / st.median(v[(mode, b)]) for b in batches]
+        ax.plot(batches, ys, marker="o", label=f"{mode} probes")
+    ax.axhline(1, color="grey", ls=":")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("requests per io_uring submit (plug batch)")
+    ax.set_ylabel("slowdown vs no kernelx")
+    ax.set_title("BLK_MAX_REQUEST_COUNT indirection cost, fio on null_blk (Fig. 16)")
+    ax.legend()
+    return fig, "fig16_overhead.png"
+
+
+if __name__ == "__main__":
+    fig, name = {"policy_update": policy_update, "transition": transition, "overhead": overhead}[sys.argv[1]]()
+    fig.tight_layout()
+    fig.savefig(f"{here}/{name}", dpi=100)
+    print(f"wrote bench/runtime/results/{name}")
