@@ -192,6 +192,20 @@ struct VmlinuxImage::Impl {
   // section, read on first use: they run to millions of entries.
   mutable std::map<size_t, std::vector<ElfRelocation>> relocs;
   mutable std::optional<size_t> percpu;
+  // Symbol lookups scan the whole table: each name once per image.
+  mutable std::map<std::string, std::optional<uint64_t>> symbols;
+
+  // The definition of `fn` holding `addr` (names repeat: static functions).
+  Result<const ElfSymbol *> function(const std::string &fn, uint64_t addr) const {
+    for (auto *s : elf.find_symbols(fn))
+      if (s->type == STT_FUNC && addr >= s->value && addr < s->value + s->size) return s;
+    return make_error(hex(addr) + " is not inside " + fn + " in " + elf.path().string());
+  }
+  // Up to `len` bytes of `f` from `addr` on.
+  Result<std::vector<uint8_t>> code(const ElfSymbol &f, uint64_t addr, size_t len) const {
+    KX_ASSIGN(bytes, elf.bytes(f.section, addr, std::min<uint64_t>(len, f.value + f.size - addr)));
+    return std::vector<uint8_t>(bytes.begin(), bytes.end());
+  }
 };
 
 VmlinuxImage::~VmlinuxImage() = default;
@@ -205,14 +219,16 @@ Result<std::unique_ptr<VmlinuxImage>> VmlinuxImage::open(const std::filesystem::
 
 std::string VmlinuxImage::build_id() const { return impl_->elf.build_id(); }
 
-uint64_t VmlinuxImage::text_base() const {
-  for (auto *s : impl_->elf.find_symbols("_text")) return s->value;
-  return 0;
-}
+uint64_t VmlinuxImage::text_base() const { return symbol("_text").value_or(0); }
 
 std::optional<uint64_t> VmlinuxImage::symbol(const std::string &name) const {
-  for (auto *s : impl_->elf.find_symbols(name)) return s->value;
-  return std::nullopt;
+  auto [it, fresh] = impl_->symbols.try_emplace(name);
+  if (fresh)
+    for (auto *s : impl_->elf.find_symbols(name)) {
+      it->second = s->value;
+      break;
+    }
+  return it->second;
 }
 
 // What arch/x86/tools/relocs.c makes the boot code patch when KASLR moves
@@ -221,12 +237,9 @@ std::optional<uint64_t> VmlinuxImage::symbol(const std::string &name) const {
 // per-CPU symbols move the other way; everything else stays.
 Result<std::vector<uint8_t>> VmlinuxImage::live_code(const std::string &fn, uint64_t addr, size_t len,
                                                      uint64_t slide) const {
-  KX_ASSIGN(bytes, code(fn, addr, len));
+  KX_ASSIGN(func, impl_->function(fn, addr));
+  KX_ASSIGN(bytes, impl_->code(*func, addr, len));
   if (!slide) return bytes;
-  const ElfSymbol *func = nullptr;
-  for (auto *s : impl_->elf.find_symbols(fn))
-    if (s->type == STT_FUNC && addr >= s->value && addr < s->value + s->size) func = s;
-  if (!func) return bytes;
   auto &rel = impl_->relocs[func->section];
   if (rel.empty()) rel = impl_->elf.relocations_for(func->section);
   if (!impl_->percpu) impl_->percpu = impl_->elf.section_index(".data..percpu").value_or(SIZE_MAX);
@@ -261,19 +274,13 @@ Result<std::vector<uint8_t>> VmlinuxImage::live_code(const std::string &fn, uint
 }
 
 Result<uint64_t> VmlinuxImage::function_start(const std::string &fn, uint64_t addr) const {
-  for (auto *s : impl_->elf.find_symbols(fn))
-    if (s->type == STT_FUNC && addr >= s->value && addr < s->value + s->size) return s->value;
-  return make_error(hex(addr) + " is not inside " + fn + " in " + impl_->elf.path().string());
+  KX_ASSIGN(s, impl_->function(fn, addr));
+  return s->value;
 }
 
 Result<std::vector<uint8_t>> VmlinuxImage::code(const std::string &fn, uint64_t addr, size_t len) const {
-  for (auto *s : impl_->elf.find_symbols(fn)) {
-    if (s->type != STT_FUNC || addr < s->value || addr >= s->value + s->size) continue;
-    size_t n = std::min<uint64_t>(len, s->value + s->size - addr);
-    KX_ASSIGN(bytes, impl_->elf.bytes(s->section, addr, n));
-    return std::vector<uint8_t>(bytes.begin(), bytes.end());
-  }
-  return make_error(hex(addr) + " is not inside " + fn + " in " + impl_->elf.path().string());
+  KX_ASSIGN(s, impl_->function(fn, addr));
+  return impl_->code(*s, addr, len);
 }
 
 Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
