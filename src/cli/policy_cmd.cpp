@@ -1,6 +1,5 @@
 // kx gen SPEC|ID... -o FILE.bpf.c · kx load FILE.bpf.c · kx unload ID|FILE:
 // X-tune policies (paper §3.6) on the running kernel.
-#include <chrono>
 #include <cstdio>
 #include <set>
 
@@ -8,6 +7,7 @@
 #include "cli/runtime_common.h"
 #include "policy/x_tune.h"
 #include "util/files.h"
+#include "util/stopwatch.h"
 
 namespace kx::cli {
 
@@ -44,14 +44,12 @@ Result<int> load(const Globals &g, const std::string &file, const std::string &t
       std::filesystem::remove_all(dir, ec);
     }
   } cleanup{tmp};
-  using clock = std::chrono::steady_clock;
-  auto ms = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
-  auto t0 = clock::now();
+  Stopwatch step;
   KX_ASSIGN(obj, compile_x_tune(ctx.profile, file, tmp));
-  std::vector<Timing> timings = {{"compile", ms(t0)}};
-  t0 = clock::now();
+  std::vector<Timing> timings = {{"compile", step.ms()}};
+  step.restart();
   KX_ASSIGN(policy, LoadedPolicy::load(obj));
-  timings.push_back({"verify+load", ms(t0)});
+  timings.push_back({"verify+load", step.ms()});
   std::vector<ConstRequest> requests;
   std::string what;
   for (auto &[id, fd] : policy.programs()) {

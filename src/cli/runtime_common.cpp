@@ -10,30 +10,9 @@
 #include "spec/const_spec.h"
 #include "util/hex.h"
 #include "util/progress.h"
+#include "util/stopwatch.h"
 
 namespace kx::cli {
-
-Result<RuntimeContext> open_runtime_context(const Globals &g) {
-  RuntimeContext ctx;
-  KX_ASSIGN(p, resolve_profile(g.profile));
-  ctx.profile = p;
-  if (!x_sie_loaded())
-    if (auto why = runtime_unsupported_reason(); !why.empty()) return make_error(why);
-  KX_ASSIGN(k, load_prepared(p));
-  ctx.kernel = k;
-  KX_ASSIGN(image, VmlinuxImage::open(p.debug_vmlinux));
-  uint64_t base = image->text_base() ? image->text_base() : kDefaultTextBase;
-  KX_ASSIGN(running, inspect_running_kernel(base));
-  if (running.build_id != k.build_id)
-    return make_error("the running kernel (build-id " + running.build_id + ") is not the profile's " + p.name +
-                      " (build-id " + k.build_id + "): pick its profile with --profile");
-  ctx.image = std::move(image);
-  ctx.build_id = running.build_id;
-  ctx.slide = running.slide;
-  KX_ASSIGN(table, ScopeTable::open(ScopeTable::path_for(k.build_id)));
-  ctx.table = std::make_unique<ScopeTable>(std::move(table));
-  return ctx;
-}
 
 Result<RuntimeContext> open_scope_context(const Globals &g) {
   RuntimeContext ctx;
@@ -43,6 +22,23 @@ Result<RuntimeContext> open_scope_context(const Globals &g) {
   ctx.kernel = k;
   KX_ASSIGN(table, ScopeTable::open(ScopeTable::path_for(k.build_id)));
   ctx.table = std::make_unique<ScopeTable>(std::move(table));
+  return ctx;
+}
+
+Result<RuntimeContext> open_runtime_context(const Globals &g) {
+  KX_TRY(resolve_profile(g.profile));  // a bad --profile is said before anything about this kernel
+  if (!x_sie_loaded())
+    if (auto why = runtime_unsupported_reason(); !why.empty()) return make_error(why);
+  KX_ASSIGN(ctx, open_scope_context(g));
+  KX_ASSIGN(image, VmlinuxImage::open(ctx.profile.debug_vmlinux));
+  uint64_t base = image->text_base() ? image->text_base() : kDefaultTextBase;
+  KX_ASSIGN(running, inspect_running_kernel(base));
+  if (running.build_id != ctx.kernel.build_id)
+    return make_error("the running kernel (build-id " + running.build_id + ") is not the profile's " +
+                      ctx.profile.name + " (build-id " + ctx.kernel.build_id + "): pick its profile with --profile");
+  ctx.image = std::move(image);
+  ctx.build_id = running.build_id;
+  ctx.slide = running.slide;
   return ctx;
 }
 
@@ -148,25 +144,22 @@ void print_status(const RuntimeStatus &st, bool counters, bool headers) {
 Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<ConstRequest> &requests,
                                     TransitionMode mode, double settle_s, const std::string &what,
                                     std::vector<Timing> timings) {
-  using clock = std::chrono::steady_clock;
-  auto since = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
-  auto t0 = clock::now();
+  Stopwatch step;
   KX_ASSIGN(t, plan_transaction(requests, *ctx.image, ctx.build_id, ctx.slide, mode));
-  timings.push_back({"plan", since(t0)});
+  timings.push_back({"plan", step.ms()});
   KX_ASSIGN(ko, x_sie_module_path(ctx.kernel));
   KX_TRY(ensure_x_sie(ko));
   KX_ASSIGN(rt, XRuntime::open());
-  t0 = clock::now();
+  step.restart();
   KX_ASSIGN(id, rt.load(t));
-  timings.push_back({"attach", since(t0)});
+  timings.push_back({"attach", step.ms()});
 
   // The kprobe optimizer runs a moment after registration, and the
   // transition completes as tasks leave the safe spans: wait (bounded) so
   // the report says how each probe runs and whether everyone switched.
-  t0 = clock::now();
-  double optimized_ms = -1, switched_ms = -1;
+  step.restart();
+  double optimized_ms = -1;
   RuntimeStatus mine;
-  auto deadline = clock::now() + std::chrono::duration<double>(settle_s);
   for (;;) {
     KX_ASSIGN(all, rt.status());
     mine = {};
@@ -178,9 +171,8 @@ Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<Const
       return s.probe_state == "pending" || s.capture_state == "pending";
     });
     bool switching = std::any_of(mine.txs.begin(), mine.txs.end(), [](auto &x) { return x.phase == "switching"; });
-    if (!optimizing && optimized_ms < 0) optimized_ms = since(t0);
-    if (!switching && switched_ms < 0) switched_ms = since(t0);
-    if ((!optimizing && !switching) || clock::now() >= deadline) break;
+    if (!optimizing && optimized_ms < 0) optimized_ms = step.ms();
+    if ((!optimizing && !switching) || step.ms() >= settle_s * 1000) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   printf("transaction %u: %s\n", id, what.c_str());
@@ -202,7 +194,7 @@ Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<Const
   snprintf(b, sizeof b, optimized_ms < 0 ? ", optimizer still pending" : ", all optimizable probes optimized after %.0f ms",
            optimized_ms);
   line += b;
-  if (switched_ms >= 0 && !mine.txs.empty() && mine.txs[0].transition_ns)
+  if (!mine.txs.empty() && mine.txs[0].transition_ns)  // the module says 0 while switching
     snprintf(b, sizeof b, ", switched %.1f ms after the load began", mine.txs[0].transition_ns / 1e6);
   else
     snprintf(b, sizeof b, ", still switching");
