@@ -6,15 +6,12 @@
 # at several submit batch sizes (how many requests share a plug). Prints
 # IOPS, slowdown and the cost per probe hit. TCG: compare within the run.
 #   bench/runtime/overhead.sh [REPS] [BATCH...]   (default 3; 1 8 128)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-KX=$PWD/build/kx REPS=${1:-3}
+source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
+REPS=${1:-3}
 shift || true
 batches=("${@:-1 8 128}")
-out=$(mktemp -d)
-trap 'mkdir -p bench/runtime/results; cp "$out/runs" bench/runtime/results/overhead.raw 2>/dev/null; rm -rf "$out"; /usr/bin/python3 bench/runtime/plot.py overhead || true' EXIT
-"$KX" show BLK_MAX_REQUEST_COUNT > /dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT > /dev/null
-"$KX" kernel build-module kmod > /dev/null
+keep_raw runs overhead plot
+lab_ready BLK_MAX_REQUEST_COUNT
 # shellcheck disable=SC2068
 "$KX" lab run --timeout 1800 --results "$out" -- bash bench/runtime/overhead_guest.sh "$KX" "$REPS" ${batches[@]}
 echo "probes, optimization on:"; sort -u "$out/probes.1" | sed 's/^/  /'

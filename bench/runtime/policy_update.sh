@@ -7,14 +7,12 @@
 # kprobes, monitors, the stop_machine scan), then the kprobe optimizer and
 # the transition. TCG inflates absolute times; compare rows within a run.
 #   bench/runtime/policy_update.sh [REPS]   (default 3)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-KX=$PWD/build/kx REPS=${1:-3}
-out=$(mktemp -d)
-trap 'mkdir -p bench/runtime/results; cp "$out/loads" bench/runtime/results/policy_update.raw 2>/dev/null; rm -rf "$out"; /usr/bin/python3 bench/runtime/plot.py policy_update || true' EXIT
+source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
+REPS=${1:-3}
+keep_raw loads policy_update plot
 sets=("SHRINK_BATCH" "BLK_MAX_REQUEST_COUNT BUSY_POLL_BUDGET WATCHDOG_INTERVAL INIT_BW")
-for s in ${sets[*]}; do "$KX" show "$s" > /dev/null 2>&1 || "$KX" build "$s" > /dev/null; done
-"$KX" kernel build-module kmod > /dev/null
+# shellcheck disable=SC2068  # the sets' consts, one word each
+lab_ready ${sets[@]}
 "$KX" lab run --timeout 900 --results "$out" -- bash bench/runtime/policy_update_guest.sh "$KX" "$REPS" "${sets[@]}"
 python3 - "$out/loads" <<'EOF'
 import re, sys, statistics as st

@@ -4,13 +4,9 @@
 # no WARN/BUG/oops (the lab run fails on any), no kprobe left, the module
 # removable at the end. Slow under TCG (~1-2 s a cycle): a soak, not a test.
 #   bench/runtime/soak.sh [CYCLES]   (default 1000)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-KX=$PWD/build/kx CYCLES=${1:-1000}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-"$KX" show BLK_MAX_REQUEST_COUNT > /dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT > /dev/null
-"$KX" kernel build-module kmod > /dev/null
+source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
+CYCLES=${1:-1000}
+lab_ready BLK_MAX_REQUEST_COUNT
 "$KX" lab run --timeout $((CYCLES * 10 + 300)) --results "$out" -- bash bench/runtime/soak_guest.sh "$KX" "$CYCLES"
 read -r n secs < "$out/done"
 echo "$n cycles in $secs s ($(python3 -c "print(f'{$secs / $n:.2f}')") s each) under fio: no WARN/BUG/oops"

@@ -5,15 +5,12 @@
 # stop_machine scan, the wait for every thread to leave (global) or for the
 # rest (per-thread), and how many the scan found inside.
 #   bench/runtime/threads.sh [REPS] [N...]   (default 3; 1 8 32)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-KX=$PWD/build/kx REPS=${1:-3}
+source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
+REPS=${1:-3}
 shift || true
 ns=("${@:-1 8 32}")
-out=$(mktemp -d)
-trap 'mkdir -p bench/runtime/results; cp "$out/threads" bench/runtime/results/threads.raw 2>/dev/null; rm -rf "$out"' EXIT
-"$KX" show BLK_MAX_REQUEST_COUNT > /dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT > /dev/null
-"$KX" kernel build-module kmod > /dev/null
+keep_raw threads threads
+lab_ready BLK_MAX_REQUEST_COUNT
 # shellcheck disable=SC2068
 "$KX" lab run --timeout 1800 --results "$out" -- bash bench/runtime/threads_guest.sh "$KX" "$REPS" ${ns[@]}
 python3 - "$out/threads" <<'EOF'

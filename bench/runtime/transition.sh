@@ -8,13 +8,10 @@
 # (tasks leaving their spans); .wall is the whole kx set (planning, checks,
 # waiting for the kprobe optimizer); livepatch's is insmod to transition 0.
 #   bench/runtime/transition.sh [REPS]   (default 3)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-KX=$PWD/build/kx REPS=${1:-3}
-out=$(mktemp -d)
-trap 'mkdir -p bench/runtime/results; cp "$out/times" bench/runtime/results/transition.raw 2>/dev/null; rm -rf "$out"; /usr/bin/python3 bench/runtime/plot.py transition || true' EXIT
-"$KX" show BLK_MAX_REQUEST_COUNT > /dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT > /dev/null
-"$KX" kernel build-module kmod > /dev/null
+source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
+REPS=${1:-3}
+keep_raw times transition plot
+lab_ready BLK_MAX_REQUEST_COUNT
 src=$("$KX" kernel show | python3 -c 'import json,sys; d = json.load(sys.stdin); print(d.get("tree", d["cache"] + "/src"))')
 mkdir -p "$out/lp"
 cp "$src/samples/livepatch/livepatch-sample.c" "$out/lp/"

@@ -6,14 +6,9 @@
 # effect on throughput depends on the device. Writes results.tsv and
 # blk_max_request_count.png beside this script. TCG guest: compare within a run.
 #   eval/case_blk/run.sh [VALUE...]   (default 4 8 16 32 64 128)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-KX=$PWD/build/kx
+source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
 values=("${@:-4 8 16 32 64 128}")
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-"$KX" show BLK_MAX_REQUEST_COUNT > /dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT > /dev/null
-"$KX" kernel build-module kmod > /dev/null
+lab_ready BLK_MAX_REQUEST_COUNT
 # shellcheck disable=SC2068
 "$KX" lab run --timeout 900 --results "$out" -- bash eval/case_blk/guest.sh "$KX" ${values[@]}
 /usr/bin/python3 - "$out/runs" eval/case_blk <<'EOF'  # Debian's python3-matplotlib

@@ -7,13 +7,9 @@
 # path with the compiled thresholds and under the policy. Writes
 # results.tsv and hystart_per_flow.png beside this script.
 #   eval/case_hystart/run.sh [FLOWS]   (default 4 per path and phase)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-KX=$PWD/build/kx FLOWS=${1:-4}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-for c in HYSTART_DELAY_MIN HYSTART_DELAY_MAX; do "$KX" show $c > /dev/null 2>&1 || "$KX" build $c > /dev/null; done
-"$KX" kernel build-module kmod > /dev/null
+source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
+FLOWS=${1:-4}
+lab_ready HYSTART_DELAY_MIN HYSTART_DELAY_MAX
 "$KX" lab run --timeout 900 --results "$out" -- bash eval/case_hystart/guest.sh "$KX" \
   "$PWD/examples/policies/per_flow_hystart.bpf.c" "$FLOWS"
 /usr/bin/python3 - "$out/runs" eval/case_hystart <<'EOF'  # Debian's python3-matplotlib

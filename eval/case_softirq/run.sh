@@ -5,14 +5,9 @@
 # cyclictest measures an RT thread's wake-up latency. Writes results.tsv and
 # max_softirq_restart.png beside this script. TCG guest: compare within a run.
 #   eval/case_softirq/run.sh [VALUE...]   (default 1 4 10 40)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-KX=$PWD/build/kx
+source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
 values=("${@:-1 4 10 40}")
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-"$KX" show MAX_SOFTIRQ_RESTART > /dev/null 2>&1 || "$KX" build MAX_SOFTIRQ_RESTART > /dev/null
-"$KX" kernel build-module kmod > /dev/null
+lab_ready MAX_SOFTIRQ_RESTART
 # shellcheck disable=SC2068
 "$KX" lab run --timeout 900 --results "$out" -- bash eval/case_softirq/guest.sh "$KX" ${values[@]}
 /usr/bin/python3 - "$out/runs" eval/case_softirq <<'EOF'  # Debian's python3-matplotlib

@@ -4,13 +4,8 @@
 # counts in BPF how many requests reach the plug per epoch, settles on the
 # best, and the block layer then flushes at that depth. Prints each
 # candidate's rate and the verdict; writes results.txt beside this script.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-KX=$PWD/build/kx
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-"$KX" show BLK_MAX_REQUEST_COUNT > /dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT > /dev/null
-"$KX" kernel build-module kmod > /dev/null
+source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
+lab_ready BLK_MAX_REQUEST_COUNT
 "$KX" lab run --timeout 600 --results "$out" -- bash eval/exploration/guest.sh "$KX" "$PWD/eval/exploration/explore_plug.bpf.c"
 python3 - "$out" <<'EOF' | tee eval/exploration/results.txt
 import json, sys
