@@ -38,7 +38,7 @@ def reason_class(r):
 status = collections.Counter(r["status"] for r in rows)
 tunable = [r for r in rows if r["status"] == "tunable"]
 cs_per_const = [len(r.get("critical_spans", [])) for r in tunable]
-cs_sizes, ss_sizes, fn_sizes, kinds, proofs = [], [], [], collections.Counter(), collections.Counter()
+cs_sizes, ss_sizes, kinds, proofs = [], [], collections.Counter(), collections.Counter()
 renamed = nonlinear = seeds = 0
 for r in tunable:
     for u in r.get("uses", []):
