@@ -1,4 +1,4 @@
-// kx lab run [--timeout S] [--smp N] [--mem M] [--results DIR] -- CMD [ARGS]
+// kx lab run [--timeout S] [--smp N] [--mem M] [--numa N] [--results DIR] -- CMD [ARGS]
 #include <unistd.h>
 
 #include <filesystem>
@@ -17,6 +17,8 @@ void add_lab_commands(CLI::App &app, Globals &g, Action &action) {
   run->add_option("--timeout", o->timeout_s, "seconds before the guest is stopped (exit 124)")->capture_default_str();
   run->add_option("--smp", o->smp, "virtual CPUs")->capture_default_str();
   run->add_option("--mem", o->mem, "guest memory (QEMU size, e.g. 2G)")->capture_default_str();
+  run->add_option("--numa", o->numa_nodes, "guest NUMA nodes (memory split evenly, a socket of --smp/N vCPUs each)")
+      ->capture_default_str();
   run->add_option("--results", *results,
                   "host directory the guest can write, mounted at the same path (default $KX_HOME/lab/results)");
   run->add_option("--kernel-arg", o->kernel_args, "extra kernel command-line argument (repeatable)");

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -106,7 +108,7 @@ Result<Child> start_virtiofsd(const fs::path &socket, const fs::path &source, co
   Child c(*pid);
   // QEMU needs the socket to exist when it starts.
   for (int i = 0; i < 100 && !fs::exists(socket); ++i) {
-    int code;
+    int code = 0;
     if (c.exited(code)) return make_error("virtiofsd exited with " + std::to_string(code) + " (see " + log.string() + ")");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -133,6 +135,17 @@ std::string shell_quote(const std::string &s) {
   return out + "'";
 }
 
+Result<uint64_t> mem_mib(const std::string &size) {
+  size_t digits = 0;
+  while (digits < size.size() && isdigit(static_cast<unsigned char>(size[digits]))) ++digits;
+  std::string unit = size.substr(digits);
+  if (digits == 0 || digits > 12 || unit.size() > 1) return make_error("bad memory size '" + size + "' (e.g. 2G, 1536M)");
+  uint64_t n = std::stoull(size.substr(0, digits));
+  if (unit.empty() || unit == "M" || unit == "m") return n;
+  if (unit == "G" || unit == "g") return n * 1024;
+  return make_error("bad memory size '" + size + "' (units: M, G)");
+}
+
 std::vector<std::string> qemu_argv(const KernelProfile &p, const LabOptions &o, const fs::path &initramfs,
                                    const fs::path &run_dir, bool results_share) {
   std::string append = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init kxrun=" + run_dir.string();
@@ -141,16 +154,41 @@ std::vector<std::string> qemu_argv(const KernelProfile &p, const LabOptions &o, 
   // executing a stale int3 after another vCPU's text_poke restored the byte
   // (kprobe unregistered under load: soft lockup at the old probe address,
   // never on one vCPU or round-robin). Round-robin is as fast here (2 cores).
+  // With NUMA, a socket per node: vCPUs sharing a last-level cache across
+  // nodes make the guest warn at boot (topology_sane), and the lab fails on
+  // warnings. lab_run has checked that --smp and --mem divide evenly.
+  int per_socket = o.smp / std::max(o.numa_nodes, 1);
+  std::string smp = std::to_string(o.smp);
+  if (o.numa_nodes > 1)
+    smp += ",sockets=" + std::to_string(o.numa_nodes) + ",cores=" + std::to_string(per_socket) + ",threads=1";
   std::vector<std::string> argv = {
-      "qemu-system-x86_64", "-accel", "tcg,thread=single", "-cpu", "max", "-smp", std::to_string(o.smp), "-m", o.mem,
-      // virtiofs needs guest memory QEMU can share with virtiofsd.
-      "-object", "memory-backend-memfd,id=mem,size=" + o.mem + ",share=on", "-numa", "node,memdev=mem",
+      "qemu-system-x86_64", "-accel", "tcg,thread=single", "-cpu", "max", "-smp", smp, "-m", o.mem};
+  // virtiofs needs guest memory QEMU can share with virtiofsd: one shared
+  // backend per NUMA node.
+  if (o.numa_nodes <= 1) {
+    argv.insert(argv.end(), {"-object", "memory-backend-memfd,id=mem,size=" + o.mem + ",share=on", "-numa",
+                             "node,memdev=mem"});
+  } else {
+    auto mib = mem_mib(o.mem);
+    uint64_t per_node = mib ? *mib / o.numa_nodes : 0;
+    for (int n = 0; n < o.numa_nodes; ++n) {
+      std::string id = "mem" + std::to_string(n);
+      std::string node = "node,nodeid=" + std::to_string(n) + ",memdev=" + id + ",cpus=" +
+                         std::to_string(n * per_socket);
+      if (per_socket > 1) node += "-" + std::to_string((n + 1) * per_socket - 1);
+      argv.insert(argv.end(), {"-object", "memory-backend-memfd,id=" + id + ",size=" + std::to_string(per_node) +
+                                              "M,share=on",
+                               "-numa", node});
+    }
+  }
+  std::vector<std::string> rest = {
       "-chardev", "socket,id=kxroot,path=" + (run_dir / "root.sock").string(),
       "-device", "vhost-user-fs-pci,chardev=kxroot,tag=kxroot",
       "-kernel", p.image.string(), "-initrd", initramfs.string(), "-append", append,
       "-nographic", "-nodefaults", "-no-reboot",
       "-serial", "file:" + (run_dir / "console.log").string(),  // ttyS0: kernel log
       "-serial", "stdio"};                                      // ttyS1: the command's output
+  argv.insert(argv.end(), rest.begin(), rest.end());
   if (results_share) {
     std::vector<std::string> rs = {"-chardev", "socket,id=kxresults,path=" + (run_dir / "results.sock").string(),
                                    "-device", "vhost-user-fs-pci,chardev=kxresults,tag=kxresults"};
@@ -165,6 +203,12 @@ Result<int> lab_run(const KernelProfile &p, const LabOptions &o) {
   if (access(kVirtiofsd, X_OK) != 0) return make_error(std::string(kVirtiofsd) + " not found (run scripts/setup.sh)");
   if (!fs::exists(p.image)) return make_error("kernel image not found: " + p.image.string() + " (run kx kernel prepare)");
   if (o.smp < 1 || o.timeout_s < 1) return make_error("--smp and --timeout must be positive");
+  KX_ASSIGN(mib, mem_mib(o.mem));
+  if (o.numa_nodes < 1 || o.numa_nodes > 8) return make_error("--numa takes 1 to 8 nodes");
+  if (o.smp % o.numa_nodes) return make_error("--smp must be a multiple of --numa (a socket of vCPUs per node)");
+  if (mib % o.numa_nodes || mib / o.numa_nodes < 256)
+    return make_error("--mem " + o.mem + " does not split into " + std::to_string(o.numa_nodes) +
+                      " equal NUMA nodes of at least 256M");
   KX_ASSIGN(initramfs, lab_initramfs(p));
 
   RunDir dir;

@@ -16,6 +16,7 @@ struct LabOptions {
   int timeout_s = 600;
   int smp = 2;
   std::string mem = "2G";
+  int numa_nodes = 1;                  // guest NUMA nodes: memory split evenly, a socket of vCPUs each
   std::filesystem::path results;       // host dir mounted read-write at the same path
   std::filesystem::path cwd;           // the command's working directory in the guest
   std::vector<std::string> kernel_args;  // appended to the kernel command line
@@ -34,6 +35,10 @@ Result<int> lab_run(const KernelProfile &p, const LabOptions &o);
 std::vector<std::string> qemu_argv(const KernelProfile &p, const LabOptions &o,
                                    const std::filesystem::path &initramfs,
                                    const std::filesystem::path &run_dir, bool results_share);
+
+// A QEMU memory size ("2G", "1536M", "2048" = MiB) in MiB; an error for
+// anything else.
+Result<uint64_t> mem_mib(const std::string &size);
 
 // Single-quotes `s` for POSIX sh.
 std::string shell_quote(const std::string &s);

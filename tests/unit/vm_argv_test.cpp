@@ -36,6 +36,32 @@ TEST(LabArgv, SharesMemoryOfTheRequestedSizeAndBootsTheProfileKernel) {
   EXPECT_EQ(std::count(with.begin(), with.end(), "vhost-user-fs-pci,chardev=kxresults,tag=kxresults"), 1);
 }
 
+TEST(LabArgv, NumaSplitsMemoryIntoSharedNodesWithASocketEach) {
+  KernelProfile p = resolve_profile("debian-6.1.0-56-cloud-amd64").value();
+  LabOptions o;
+  o.mem = "3G";
+  o.smp = 4;
+  o.numa_nodes = 2;
+  auto argv = qemu_argv(p, o, "/c/i", "/r/run-1", false);
+  EXPECT_TRUE(has_seq(argv, "-m", "3G"));
+  EXPECT_TRUE(has_seq(argv, "-smp", "4,sockets=2,cores=2,threads=1"));
+  EXPECT_TRUE(has_seq(argv, "-object", "memory-backend-memfd,id=mem0,size=1536M,share=on"));
+  EXPECT_TRUE(has_seq(argv, "-object", "memory-backend-memfd,id=mem1,size=1536M,share=on"));
+  EXPECT_TRUE(has_seq(argv, "-numa", "node,nodeid=0,memdev=mem0,cpus=0-1"));
+  EXPECT_TRUE(has_seq(argv, "-numa", "node,nodeid=1,memdev=mem1,cpus=2-3"));
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "-numa"), 2);
+  o.smp = 2;
+  argv = qemu_argv(p, o, "/c/i", "/r/run-1", false);
+  EXPECT_TRUE(has_seq(argv, "-numa", "node,nodeid=1,memdev=mem1,cpus=1"));
+}
+
+TEST(LabArgv, MemorySizesParseOrFailClearly) {
+  EXPECT_EQ(mem_mib("2G").value(), 2048u);
+  EXPECT_EQ(mem_mib("1536M").value(), 1536u);
+  EXPECT_EQ(mem_mib("512").value(), 512u);
+  for (std::string bad : {"", "G", "2T", "2GB", "-1G", "1.5G"}) EXPECT_FALSE(mem_mib(bad)) << bad;
+}
+
 TEST(LabArgv, ShellQuoteRoundTrips) {
   for (std::string s : {"plain", "with space", "it's", "$(rm -rf /)", "a\"b`c`\\d", ""}) {
     auto r = run({"sh", "-c", "printf %s " + shell_quote(s)});
