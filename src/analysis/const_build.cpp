@@ -3,6 +3,7 @@
 #include "util/hex.h"
 
 #include <chrono>
+#include <set>
 #include <cstdio>
 #include <sstream>
 
@@ -193,6 +194,22 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
       for (auto &s : found[i].layout) r.layout.push_back(obj + ": " + s);
     }
     timer.lap("diff");
+    // A whole-definition spec (`#define X HPAGE_PMD_NR`) has no value in the
+    // source; the shipped instructions carry it: every confirmed linear use
+    // must invert to the same V, or it stays unknown.
+    if (!v0) {
+      std::set<int64_t> seen;
+      bool all = !r.uses.empty();
+      for (auto &u : r.uses) {
+        auto v = u.seed.relation.confirmed ? u.seed.relation.invert(u.seed.original_t) : std::nullopt;
+        if (v) seen.insert(*v);
+        all = all && v;
+      }
+      if (all && seen.size() == 1) {
+        v0 = *seen.begin();
+        r.site.value = static_cast<uint64_t>(*v0);
+      }
+    }
 
     // From the original object to the running kernel.
     KX_ASSIGN(vmlinux, VmlinuxSymbols::open(k.profile.debug_vmlinux));

@@ -62,7 +62,9 @@ Result<std::string> generate_x_tune(const std::vector<nlohmann::json> &reports) 
               " (" + s.value("kind", std::string("?")) + ")\n";
     }
     std::string fn = "x_tune_" + c_identifier(id);
-    out += "\n/*\n * " + comment_safe(id) + " = " + std::to_string(r.value("value", int64_t{0})) + " by default\n";
+    std::string dflt = r.contains("value") && r["value"].is_number() ? std::to_string(r["value"].get<int64_t>())
+                                                                      : "unknown (no policy: use kx set)";
+    out += "\n/*\n * " + comment_safe(id) + " = " + dflt + " by default\n";
     out += " *   " + comment_safe(r.value("spec", std::string("?"))) + ": " +
            comment_safe(r.value("definition", std::string(""))) + "\n";
     out += " * Proven for values in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]" +

@@ -334,11 +334,18 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
                         " is T, the value the binary uses, not the source value V");
     }
 
+    // The compiled value: a policy's x_default() and its value until the
+    // first x_set(). Unknown only for a whole definition no use inverts.
+    const bool known = r.contains("value") && r["value"].is_number();
+    if (policy && !known)
+      return make_error(id + ": its compiled value is unknown (" + r.value("definition", std::string("?")) +
+                        "), so a policy has no x_default(); use kx set with a value");
+    const int64_t compiled = known ? r["value"].get<int64_t>() : value;
     x_sie_const c{};
     memcpy(c.name, id.data(), id.size());
-    c.value = static_cast<uint64_t>(policy ? r.value("value", int64_t{0}) : value);
+    c.value = static_cast<uint64_t>(policy ? compiled : value);
     c.min = lo, c.max = hi;
-    c.dflt = static_cast<uint64_t>(r.value("value", int64_t{0}));
+    c.dflt = static_cast<uint64_t>(compiled);
     c.policy_fd = consts[ci].policy_fd;
     c.slot_fd = consts[ci].slot_fd;
     if (policy && c.slot_fd < 0) return make_error(id + ": a policy without its slot map");

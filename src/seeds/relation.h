@@ -20,6 +20,12 @@ struct Relation {
     if (!linear) return std::nullopt;
     return a * v + b;
   }
+  // The V that gives `t` (a whole-definition macro's compiled value from the
+  // shipped instruction); empty when not linear or no integer V does.
+  std::optional<int64_t> invert(int64_t t) const {
+    if (!linear || a == 0 || (t - b) % a != 0) return std::nullopt;
+    return (t - b) / a;
+  }
   std::string describe() const;  // "T = -V", "T = 2·V", "T = V - 1", …
 };
 

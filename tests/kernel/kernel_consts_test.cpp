@@ -109,6 +109,18 @@ TEST_F(KernelConsts, ShrinkBatch) {
   EXPECT_FALSE(ss.conservative);
 }
 
+// mm/migrate.c `#define NR_MAX_BATCHED_MIGRATION HPAGE_PMD_NR`: the source
+// has no number; the shipped `cmp $0x200` with T = V gives it back (512),
+// which a policy's x_default() needs.
+TEST_F(KernelConsts, WholeDefinitionGetsItsCompiledValueFromTheBinary) {
+  auto r = build("mm/migrate.c:1486:-1");  // the name alone is ambiguous (#ifdef)
+  EXPECT_EQ(r.status, ConstStatus::Tunable) << r.reason;
+  EXPECT_EQ(uses(r), (std::multimap<std::string, std::string>{{"T = V", "migrate_pages"}}));
+  ASSERT_TRUE(r.site.value);
+  EXPECT_EQ(*r.site.value, 512u);
+  EXPECT_EQ(to_json(r)["value"], 512);
+}
+
 // block/blk.h `BLK_MAX_REQUEST_COUNT 32`: blk_start_plug_nr_ios keeps V;
 // blk_add_rq_to_plug inlines blk_plug_max_rq_count's `multiple_queues ? 2V
 // : V` branch-free as `and $-V; add $2V`. V=64 and 128 encode the add
@@ -120,9 +132,11 @@ TEST_F(KernelConsts, BlkMaxRequestCount) {
   EXPECT_EQ(uses(r), (std::multimap<std::string, std::string>{{"T = -V", "blk_add_rq_to_plug"},
                                                               {"T = 2·V", "blk_add_rq_to_plug"},
                                                               {"T = V", "blk_start_plug_nr_ios"}}));
-  for (auto &u : r.uses)
-    if (u.seed.function == "blk_add_rq_to_plug")
+  for (auto &u : r.uses) {
+    if (u.seed.function == "blk_add_rq_to_plug") {
       EXPECT_EQ(u.source.frames.front().function, "blk_plug_max_rq_count");  // the inline chain
+    }
+  }
   // The and/add pair is one span; the mask destroys eax, so it is captured
   // at the and and the pair recomputed before the cmp (dual location).
   EXPECT_EQ(spans(r), (std::multimap<std::string, std::string>{{"dual", "blk_add_rq_to_plug"},

@@ -275,6 +275,16 @@ TEST(RuntimeTransaction, APolicyTakesTheValueFromItsProgram) {
   expect_refused({no_slot}, "without its slot map");
 }
 
+TEST(RuntimeTransaction, APolicyNeedsTheCompiledValue) {
+  FakeImage img;
+  json r = report("SHRINK_BATCH");
+  r["value"] = nullptr;  // a whole definition no use inverted
+  expect_refused({ConstRequest{r, 0, 7, 9}}, "compiled value is unknown");
+  auto t = plan_transaction({{r, 64}}, img, kBuildId, kSlide);  // an explicit value needs none
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->consts[0].value, 64u);
+}
+
 TEST(RunningKernel, BuildIdFromTheNotes) {
   auto note = [](uint32_t type, const std::string &name, const std::string &desc) {
     std::string out(12, '\0');

@@ -91,6 +91,16 @@ TEST(Relation, FitsLinearAndNamesTheRest) {
   EXPECT_EQ(sign_extend(0x7f, 8), 127);
 }
 
+TEST(Relation, InvertsToTheSourceValueOnlyWhenAnIntegerGivesT) {
+  auto neg = fit_relation({{64, -64}, {128, -128}, {16, -16}});
+  EXPECT_EQ(neg.invert(-512), 512);
+  auto r = fit_relation({{16, 31}, {32, 63}, {64, 127}});  // T = 2·V - 1
+  EXPECT_EQ(r.invert(1023), 512);
+  EXPECT_FALSE(r.invert(1024));  // no integer V
+  EXPECT_FALSE(fit_relation({{37, 10}, {53, 14}, {61, 17}}).invert(10));
+  EXPECT_FALSE(fit_relation({{16, 5}, {32, 5}, {64, 5}}).invert(5));  // a = 0: every V
+}
+
 TEST(Relation, TestValuesKeepTheKind) {
   EXPECT_EQ(choose_test_values(32), (std::vector<int64_t>{64, 16, 128, 8, 256, 4, 512}));
   EXPECT_EQ(choose_test_values(127), (std::vector<int64_t>{255, 63, 511, 31, 1023, 2047}));
