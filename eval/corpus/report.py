@@ -127,3 +127,38 @@ for r in rows:
 text = "\n".join(out) + "\n"
 open(os.path.join(here, "REPORT.md"), "w").write(text)
 print(text.split("## Per const")[0])
+
+# Figures 14 and 15 as PNGs beside the report (Debian's python3-matplotlib:
+# run with /usr/bin/python3; skipped where matplotlib is missing).
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:
+    print("matplotlib missing: no plots (run with /usr/bin/python3)")
+    raise SystemExit(0)
+ss_per_const = [len(r.get("safe_spans", [])) for r in tunable]
+fig, ax = plt.subplots(figsize=(6, 4))
+top = max(cs_per_const + ss_per_const)
+bins = [b - 0.5 for b in range(0, top + 2)]
+ax.hist([cs_per_const, ss_per_const], bins=bins, label=["critical spans", "safe spans"])
+ax.set_xlabel("spans per tunable const"); ax.set_ylabel("consts"); ax.legend()
+ax.set_title(f"Spans per const, {len(tunable)} tunable consts (paper Fig. 14)")
+fig.tight_layout(); fig.savefig(os.path.join(here, "fig14_spans_per_const.png"), dpi=100)
+
+
+def cdf(a, xs, label):
+    xs = sorted(xs)
+    a.plot(xs, [(i + 1) / len(xs) for i in range(len(xs))], label=label)
+
+
+fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+cdf(ax[0], cs_sizes, "critical span (seeds)"); cdf(ax[0], ss_sizes, "safe span (callees included)")
+ax[0].set_xlabel("instructions"); ax[0].set_title("span sizes, instructions")
+cdf(ax[1], ss_bytes, "safe span in its function"); cdf(ax[1], fn_of_ss, "that function")
+ax[1].set_xlabel("bytes"); ax[1].set_title("safe spans vs their functions, bytes")
+for a in ax:
+    a.set_xscale("log"); a.set_ylabel("CDF"); a.legend()
+fig.suptitle("Critical spans, safe spans and functions (paper Fig. 15)")
+fig.tight_layout(); fig.savefig(os.path.join(here, "fig15_sizes.png"), dpi=100)
+print("wrote eval/corpus/fig14_spans_per_const.png and fig15_sizes.png")
