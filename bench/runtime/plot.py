@@ -3,6 +3,7 @@
   plot.py policy_update  -> fig17_policy_update.png (time per step, 1 vs 15 safe spans)
   plot.py transition     -> fig18_transition.png (kernelx switch vs livepatch)
   plot.py overhead       -> fig16_overhead.png (slowdown vs batch, optimized vs int3)
+  plot.py ss_depth       -> fig20_ss_depth.png (global switch vs threads and span depth)
 Needs Debian's python3-matplotlib (scripts/setup.sh installs it)."""
 import collections
 import os
@@ -85,8 +86,31 @@ def overhead():
     return fig, "fig16_overhead.png"
 
 
+def ss_depth():
+    v = collections.defaultdict(list)
+    for line in open(f"{here}/ss_depth.raw"):
+        d, n, wait, updates, _, capped = line.split()
+        v[(int(d), int(n))].append((float(wait), int(updates), int(capped)))
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    for d in sorted({d for d, _ in v}):
+        ns = sorted(n for dd, n in v if dd == d)
+        for i, label in enumerate(("wait for nobody inside (ms)", "refcount updates until the switch")):
+            ys = [st.median(r[i] for r in v[(d, n)]) for n in ns]
+            line, = ax[i].plot(ns, ys, marker="o", label=f"depth {d}")
+            capped = [(n, y) for n, y in zip(ns, ys) if any(r[2] for r in v[(d, n)])]
+            if capped:  # a lower bound: some run found no quiet moment before the cap
+                ax[i].scatter(*zip(*capped), s=150, facecolors="none", edgecolors=line.get_color())
+            ax[i].set_title(label)
+    for a in ax:
+        a.set_xscale("log", base=2); a.set_yscale("log"); a.set_xlabel("threads in the safe span's path"); a.legend()
+    fig.suptitle("Global-consistency transition vs threads and safe-span depth (Fig. 20, TCG guest)\n"
+                 "circled: a run hit the cap (load stopped), a lower bound", fontsize=10)
+    return fig, "fig20_ss_depth.png"
+
+
 if __name__ == "__main__":
-    fig, name = {"policy_update": policy_update, "transition": transition, "overhead": overhead}[sys.argv[1]]()
+    fig, name = {"policy_update": policy_update, "transition": transition, "overhead": overhead,
+                 "ss_depth": ss_depth}[sys.argv[1]]()
     fig.tight_layout()
     fig.savefig(f"{here}/{name}", dpi=100)
     print(f"wrote bench/runtime/results/{name}")
