@@ -1,25 +1,16 @@
 """Table and plot for eval/case_numa: plot.py RUNS DEST."""
-import collections
-import statistics
+import os
 import sys
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from runs import medians  # noqa: E402
+
 runs, dest = sys.argv[1], sys.argv[2]
 cols = "value accesses p50 p99 p999 max migrated calls tlb hits batches".split()
-runs_by_value = collections.defaultdict(list)
-for line in open(runs):
-    r = dict(zip(cols, map(int, line.split())))
-    runs_by_value[r["value"]].append(r)
-with open(f"{dest}/results.tsv", "w") as f:  # every run
-    f.write("\t".join(cols) + "\n")
-    for v in sorted(runs_by_value):
-        for r in runs_by_value[v]:
-            f.write("\t".join(str(r[c]) for c in cols) + "\n")
-# Per value, the median of each column over its runs.
-rows = [{c: statistics.median(r[c] for r in runs_by_value[v]) for c in cols} for v in sorted(runs_by_value)]
-print(f"median of {min(len(r) for r in runs_by_value.values())}+ runs per value")
+rows = medians(runs, cols, f"{dest}/results.tsv")
 for r in rows:
     print(f"NR_MAX_BATCHED_MIGRATION={r['value']:>5.0f}: p50 {r['p50']:.0f} ns, p99 {r['p99']:.0f} ns, "
           f"p99.9 {r['p999']:.0f} ns, max {r['max'] / 1e6:.1f} ms; {r['migrated']:.0f} pages migrated, "

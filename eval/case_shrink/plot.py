@@ -1,24 +1,16 @@
 """Table and plot for eval/case_shrink: plot.py RUNS DEST."""
-import collections
-import statistics
+import os
 import sys
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from runs import medians  # noqa: E402
+
 runs, dest = sys.argv[1], sys.argv[2]
 cols = "value seconds p99_us pswpin pswpout shrink_calls".split()
-by_value = collections.defaultdict(list)
-for line in open(runs):
-    r = dict(zip(cols, map(float, line.split())))
-    by_value[int(r["value"])].append(r)
-with open(f"{dest}/results.tsv", "w") as f:  # every run
-    f.write("\t".join(cols) + "\n")
-    for v in sorted(by_value):
-        for r in by_value[v]:
-            f.write("\t".join(f"{r[c]:g}" for c in cols) + "\n")
-rows = [{c: statistics.median(r[c] for r in by_value[v]) for c in cols} for v in sorted(by_value)]
-print(f"median of {min(len(r) for r in by_value.values())}+ runs per value")
+rows = medians(runs, cols, f"{dest}/results.tsv")
 for r in rows:
     print(f"SHRINK_BATCH={r['value']:>4.0f}: {r['seconds']:.2f} s, p99 block {r['p99_us']:.0f} us, "
           f"swap-ins {r['pswpin']:.0f}, swap-outs {r['pswpout']:.0f}, do_shrink_slab runs {r['shrink_calls']:.0f}")
