@@ -1,10 +1,10 @@
 # In the lab guest: iperf3 over a veth pair between two namespaces (softirq
 # load: NET_RX/NET_TX) while cyclictest measures wake-up latency of an RT
-# thread, at each MAX_SOFTIRQ_RESTART value. One "value gbps avg_us max_us"
-# line per run to $KX_RESULTS/runs.
+# thread, at each MAX_SOFTIRQ_RESTART value, REPS rounds over the values.
+# One "value gbps avg_us max_us" line per run to $KX_RESULTS/runs.
 set -eu
-KX=$1 R=$KX_RESULTS
-shift
+KX=$1 REPS=$2 R=$KX_RESULTS
+shift 2
 modprobe veth
 ip netns add a
 ip netns add b
@@ -29,9 +29,9 @@ run() {  # value
   max=$(awk '/# Max Latencies/ {print $4}' "$R/cyc.txt")
   echo "$1 $gbps $avg $max" >> "$R/runs"
 }
-for v in "$@"; do
+for _ in $(seq "$REPS"); do for v in "$@"; do
   if [ "$v" = 10 ]; then run 10; continue; fi   # the compiled value
   out=$("$KX" set MAX_SOFTIRQ_RESTART="$v" --settle 5)
   run "$v"
   "$KX" reset "$(echo "$out" | sed -n 's/^transaction \([0-9]*\):.*/\1/p')" > /dev/null
-done
+done; done
