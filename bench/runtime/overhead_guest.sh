@@ -2,30 +2,38 @@
 # without kernelx, with BLK_MAX_REQUEST_COUNT=32 (its default: the same
 # behaviour, only the indirection's cost) on optimized probes, and the same
 # with kprobe optimization off (every probe int3). REPS rounds, alternating.
-# One "mode batch iops hits" line per run to $KX_RESULTS/runs.
+# Per-op work (the paper's Fig. 16 varies it): with WORK = "0" fio reads
+# 4 KiB blocks and does nothing else; a WORK of N KiB writes N KiB blocks
+# filled with fresh random data each time (refill_buffers), CPU work that
+# grows with N. One "mode batch iops hits work" line per run to
+# $KX_RESULTS/runs.
 set -eu
-KX=$1 REPS=$2 R=$KX_RESULTS
-shift 2
+KX=$1 REPS=$2 WORK=$3 R=$KX_RESULTS
+shift 3
 source "$(dirname "$0")/../../tests/lab/lib/blk_depths.sh"
-iops() {  # batch
-  fio --eta=never --name=o --filename=/dev/nullb0 --ioengine=io_uring --iodepth=128 \
-      --iodepth_batch_submit="$1" --iodepth_batch_complete_min="$1" --rw=randread --bs=4k --direct=1 \
-      --time_based --runtime=3 --output-format=json | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["jobs"][0]["read"]["iops"]))'
+iops() {  # batch work
+  local op="--rw=randread --bs=4k" dir=read
+  [ "$2" = 0 ] || op="--rw=randwrite --bs=${2}k --refill_buffers" dir=write
+  # shellcheck disable=SC2086
+  fio --eta=never --name=o --filename=/dev/nullb0 --ioengine=io_uring --iodepth=128 $op \
+      --iodepth_batch_submit="$1" --iodepth_batch_complete_min="$1" --direct=1 \
+      --time_based --runtime=3 --output-format=json |
+    python3 -c 'import json,sys; print(int(json.load(sys.stdin)["jobs"][0][sys.argv[1]]["iops"]))' $dir
 }
 hits() { "$KX" status --json | python3 -c 'import json,sys; print(sum(s["hits"] + s.get("captures", 0) for t in json.load(sys.stdin)["transactions"] for c in t["consts"] for s in c["spans"]))'; }
 for i in $(seq "$REPS"); do
-  for batch in "$@"; do
-    echo "base $batch $(iops "$batch") 0" >> "$R/runs"
+  for batch in "$@"; do for w in $WORK; do
+    echo "base $batch $(iops "$batch" "$w") 0 $w" >> "$R/runs"
     for opt in 1 0; do
       echo $opt > /proc/sys/debug/kprobes-optimization
       out=$("$KX" set BLK_MAX_REQUEST_COUNT=32 --settle 10)
       id=$(echo "$out" | sed -n 's/^transaction \([0-9]*\):.*/\1/p')
       h0=$(hits)
-      n=$(iops "$batch")
-      echo "$([ $opt = 1 ] && echo optimized || echo int3) $batch $n $(( $(hits) - h0 ))" >> "$R/runs"
+      n=$(iops "$batch" "$w")
+      echo "$([ $opt = 1 ] && echo optimized || echo int3) $batch $n $(( $(hits) - h0 )) $w" >> "$R/runs"
       echo "$out" | grep -E 'insertion|dual' >> "$R/probes.$opt"
       "$KX" reset "$id" > /dev/null
     done
     echo 1 > /proc/sys/debug/kprobes-optimization
-  done
+  done; done
 done
