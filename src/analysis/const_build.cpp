@@ -3,8 +3,8 @@
 #include "util/hex.h"
 
 #include <chrono>
-#include <set>
 #include <cstdio>
+#include <set>
 #include <sstream>
 
 #include "binary/cu_index.h"

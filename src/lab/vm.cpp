@@ -203,12 +203,14 @@ Result<int> lab_run(const KernelProfile &p, const LabOptions &o) {
   if (access(kVirtiofsd, X_OK) != 0) return make_error(std::string(kVirtiofsd) + " not found (run scripts/setup.sh)");
   if (!fs::exists(p.image)) return make_error("kernel image not found: " + p.image.string() + " (run kx kernel prepare)");
   if (o.smp < 1 || o.timeout_s < 1) return make_error("--smp and --timeout must be positive");
-  KX_ASSIGN(mib, mem_mib(o.mem));
   if (o.numa_nodes < 1 || o.numa_nodes > 8) return make_error("--numa takes 1 to 8 nodes");
-  if (o.smp % o.numa_nodes) return make_error("--smp must be a multiple of --numa (a socket of vCPUs per node)");
-  if (mib % o.numa_nodes || mib / o.numa_nodes < 256)
-    return make_error("--mem " + o.mem + " does not split into " + std::to_string(o.numa_nodes) +
-                      " equal NUMA nodes of at least 256M");
+  if (o.numa_nodes > 1) {  // one node: --mem goes to QEMU as it is
+    KX_ASSIGN(mib, mem_mib(o.mem));
+    if (o.smp % o.numa_nodes) return make_error("--smp must be a multiple of --numa (a socket of vCPUs per node)");
+    if (mib % o.numa_nodes || mib / o.numa_nodes < 256)
+      return make_error("--mem " + o.mem + " does not split into " + std::to_string(o.numa_nodes) +
+                        " equal NUMA nodes of at least 256M");
+  }
   KX_ASSIGN(initramfs, lab_initramfs(p));
 
   RunDir dir;

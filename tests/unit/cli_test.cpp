@@ -52,6 +52,11 @@ TEST(Cli, LabRunRejectsNonsenseLimits) {
   expect_error(kx({"lab", "run", "--smp", "0", "--", "true"}, {{"KX_HOME", home.path.string()}}), 1,
                "--smp and --timeout must be positive");
   expect_error(kx({"lab", "run", "--timeout", "abc", "--", "true"}), 2, "--timeout");
+  std::map<std::string, std::string> env = {{"KX_HOME", home.path.string()}};
+  expect_error(kx({"lab", "run", "--numa", "0", "--", "true"}, env), 1, "--numa takes 1 to 8 nodes");
+  expect_error(kx({"lab", "run", "--numa", "2", "--smp", "3", "--", "true"}, env), 1, "--smp must be a multiple");
+  expect_error(kx({"lab", "run", "--numa", "2", "--mem", "257M", "--", "true"}, env), 1, "does not split into 2");
+  expect_error(kx({"lab", "run", "--numa", "2", "--mem", "2T", "--", "true"}, env), 1, "bad memory size '2T'");
 }
 
 TEST(Cli, UnpreparedKernelIsReportedByShow) {
