@@ -11,6 +11,7 @@ set -eu
 KX=$1 REPS=$2 WORK=$3 R=$KX_RESULTS
 shift 3
 source "$(dirname "$0")/../../tests/lab/lib/blk_depths.sh"
+source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
 iops() {  # batch work
   local op="--rw=randread --bs=4k" dir=read
   [ "$2" = 0 ] || op="--rw=randwrite --bs=${2}k --refill_buffers" dir=write
@@ -20,17 +21,16 @@ iops() {  # batch work
       --time_based --runtime=3 --output-format=json |
     python3 -c 'import json,sys; print(int(json.load(sys.stdin)["jobs"][0][sys.argv[1]]["iops"]))' $dir
 }
-hits() { "$KX" status --json | python3 -c 'import json,sys; print(sum(s["hits"] + s.get("captures", 0) for t in json.load(sys.stdin)["transactions"] for c in t["consts"] for s in c["spans"]))'; }
 for i in $(seq "$REPS"); do
   for batch in "$@"; do for w in $WORK; do
     echo "base $batch $(iops "$batch" "$w") 0 $w" >> "$R/runs"
     for opt in 1 0; do
       echo $opt > /proc/sys/debug/kprobes-optimization
       out=$("$KX" set BLK_MAX_REQUEST_COUNT=32 --settle 10)
-      id=$(echo "$out" | sed -n 's/^transaction \([0-9]*\):.*/\1/p')
-      h0=$(hits)
+      id=$(tx_id <<< "$out")
+      h0=$(span_hits)
       n=$(iops "$batch" "$w")
-      echo "$([ $opt = 1 ] && echo optimized || echo int3) $batch $n $(( $(hits) - h0 )) $w" >> "$R/runs"
+      echo "$([ $opt = 1 ] && echo optimized || echo int3) $batch $n $(( $(span_hits) - h0 )) $w" >> "$R/runs"
       echo "$out" | grep -E 'insertion|dual' >> "$R/probes.$opt"
       "$KX" reset "$id" > /dev/null
     done

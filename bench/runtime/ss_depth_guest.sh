@@ -11,9 +11,9 @@
 set -eu
 KX=$1 KO=$2 REPS=$3 LEVEL_US=$4 DEPTHS=$5 SLEEP=$6 CAP_S=$7 R=$KX_RESULTS P=/sys/module/ss_depth/parameters
 shift 7
+source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
 insmod "$KO" level_us="$LEVEL_US" sleep="$SLEEP"
 echo 4 > /proc/sys/vm/drop_caches  # once: no "drop_caches: 2" line per write from now on
-tx_of() { sed -n 's/^transaction \([0-9]*\):.*/\1/p'; }
 # "wait_ms updates seeded" of the one transaction once it has switched;
 # fails after $1 seconds (wall clock: a status call is slow under load).
 switched() {
@@ -39,7 +39,7 @@ for d in $DEPTHS; do
         nice -n 19 sh -c 'while :; do echo 2 > /proc/sys/vm/drop_caches; done' & pids="$pids $!"
       done
       sleep 1
-      id=$("$KX" set SHRINK_BATCH=64 --transition global --settle 0 | tx_of)
+      id=$("$KX" set SHRINK_BATCH=64 --transition global --settle 0 | tx_id)
       censored=0
       res=$(switched "$CAP_S") || censored=1
       # shellcheck disable=SC2086

@@ -5,6 +5,7 @@ set -eu
 KX=$1 REPS=$2 R=$KX_RESULTS
 shift 2
 source "$(dirname "$0")/../../tests/lab/lib/blk_depths.sh"
+source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
 for n in "$@"; do
   fio --eta=never --name=t --filename=/dev/nullb0 --ioengine=io_uring --iodepth=32 --iodepth_batch_submit=32 \
       --rw=randread --bs=4k --direct=1 --numjobs="$n" --thread --time_based --runtime=600 --output=/dev/null & fio=$!
@@ -17,7 +18,7 @@ import json, sys
 t = json.load(sys.stdin)["transactions"][0]["transition"]
 print(sys.argv[1], sys.argv[2], t["scan_ns"] / 1e6, (t["transition_ns"] - t["monitor_ns"] - t["scan_ns"]) / 1e6, t["seeded"])' \
         $mode "$n" >> "$R/threads"
-      "$KX" reset "$(echo "$out" | sed -n 's/^transaction \([0-9]*\):.*/\1/p')" > /dev/null
+      "$KX" reset "$(tx_id <<< "$out")" > /dev/null
     done
   done
   kill $fio; wait $fio || true

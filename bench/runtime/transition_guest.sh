@@ -4,6 +4,7 @@
 set -eu
 KX=$1 LP=$2 REPS=$3 R=$KX_RESULTS
 source "$(dirname "$0")/../../tests/lab/lib/blk_depths.sh"
+source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 kx_switch() {  # label, kx set args...: the module's switch time and kx set's wall time
   local label=$1 t0 out id
@@ -20,7 +21,7 @@ print(l, t["transition_ns"] / 1e6)
 print(l + ".monitors", t["monitor_ns"] / 1e6)
 print(l + ".scan", t["scan_ns"] / 1e6)
 print(l + ".wait", (t["transition_ns"] - t["monitor_ns"] - t["scan_ns"]) / 1e6)' "$label" >> "$R/times"
-  id=$(echo "$out" | sed -n 's/^transaction \([0-9]*\):.*/\1/p')
+  id=$(tx_id <<< "$out")
   t0=$(date +%s%N)
   "$KX" reset "$id" > /dev/null
   echo "$label.reset $(ms_since "$t0")" >> "$R/times"

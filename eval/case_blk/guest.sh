@@ -5,6 +5,7 @@
 set -eu
 KX=$1 R=$KX_RESULTS
 shift
+source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
 run() {  # device value
   local dev=/sys/block/nullb0 m0 i0 m1 i1 iops
   read -r _ _ _ _ i0 m0 _ < $dev/stat
@@ -23,9 +24,7 @@ for device in fast slow; do
   echo mq-deadline > /sys/block/nullb0/queue/scheduler
   for v in "$@"; do
     if [ "$v" = 32 ]; then run $device 32; continue; fi   # the compiled value: no kernelx at all
-    out=$("$KX" set BLK_MAX_REQUEST_COUNT="$v" --settle 5)
-    run $device "$v"
-    "$KX" reset "$(echo "$out" | sed -n 's/^transaction \([0-9]*\):.*/\1/p')" > /dev/null
+    with_value BLK_MAX_REQUEST_COUNT "$v" run $device "$v"
   done
   rmmod null_blk
 done

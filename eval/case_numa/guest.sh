@@ -10,6 +10,7 @@
 set -eu
 KX=$1 BIN=$2 MIB=$3 SECS=$4 REPS=$5 R=$KX_RESULTS
 shift 5
+source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
 [ "$(ls -d /sys/devices/system/node/node* | wc -l)" = 2 ] || { echo "the guest has no 2 NUMA nodes" >&2; exit 1; }
 tlb() { awk '/TLB:/ {s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print s}' /proc/interrupts; }
 # Automatic NUMA balancing would migrate pages back one at a time on the
@@ -20,13 +21,14 @@ T=/sys/kernel/tracing
 echo 'p:kx_numa_batch migrate_pages_batch' >> $T/kprobe_events
 echo 1 > $T/events/kprobes/kx_numa_batch/enable
 batches() { awk '$1 == "kx_numa_batch" {print $2}' $T/kprobe_profile; }
-hits() { "$KX" status --json | python3 -c 'import json,sys; print(sum(s["hits"] for t in json.load(sys.stdin)["transactions"] for c in t["consts"] for s in c["spans"]))'; }
-for _ in $(seq "$REPS"); do for v in "$@"; do
-  out=$("$KX" set NR_MAX_BATCHED_MIGRATION="$v" --settle 5)
+run() {  # value
+  local t0 b0 res
   t0=$(tlb) b0=$(batches)
   res=$("$BIN" "$MIB" "$SECS")
-  echo "$v $res $(( $(tlb) - t0 )) $(hits) $(( $(batches) - b0 ))" >> "$R/runs"
-  "$KX" reset "$(echo "$out" | sed -n 's/^transaction \([0-9]*\):.*/\1/p')" > /dev/null
+  echo "$1 $res $(( $(tlb) - t0 )) $(span_hits) $(( $(batches) - b0 ))" >> "$R/runs"
+}
+for _ in $(seq "$REPS"); do for v in "$@"; do
+  with_value NR_MAX_BATCHED_MIGRATION "$v" run "$v"
 done; done
 echo 0 > $T/events/kprobes/kx_numa_batch/enable
 echo '-:kx_numa_batch' >> $T/kprobe_events

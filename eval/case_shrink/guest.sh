@@ -8,6 +8,7 @@
 set -eu
 KX=$1 BIN=$2 MAP_MIB=$3 LIMIT=$4 PASSES=$5 REPS=$6 R=$KX_RESULTS
 shift 6
+source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
 modprobe zram
 echo 1G > /sys/block/zram0/disksize
 mkswap /dev/zram0 > /dev/null
@@ -18,11 +19,12 @@ G=/sys/fs/cgroup/kx-reuse
 mkdir -p $G
 echo "$LIMIT" > $G/memory.max
 vm() { awk -v k="$1" '$1 == k {print $2}' /proc/vmstat; }
-hits() { "$KX" status --json | python3 -c 'import json,sys; print(sum(s["hits"] for t in json.load(sys.stdin)["transactions"] for c in t["consts"] for s in c["spans"]))'; }
-for _ in $(seq "$REPS"); do for v in "$@"; do
-  out=$("$KX" set SHRINK_BATCH="$v" --settle 5)
+run() {  # value
+  local in0 out0 res
   in0=$(vm pswpin) out0=$(vm pswpout)
   res=$(sh -c 'echo $$ > '$G'/cgroup.procs; exec "$0" "$1" "$2"' "$BIN" "$MAP_MIB" "$PASSES")
-  echo "$v $res $(( $(vm pswpin) - in0 )) $(( $(vm pswpout) - out0 )) $(hits)" >> "$R/runs"
-  "$KX" reset "$(echo "$out" | sed -n 's/^transaction \([0-9]*\):.*/\1/p')" > /dev/null
+  echo "$1 $res $(( $(vm pswpin) - in0 )) $(( $(vm pswpout) - out0 )) $(span_hits)" >> "$R/runs"
+}
+for _ in $(seq "$REPS"); do for v in "$@"; do
+  with_value SHRINK_BATCH "$v" run "$v"
 done; done

@@ -5,6 +5,7 @@
 set -eu
 KX=$1 REPS=$2 R=$KX_RESULTS
 shift 2
+source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
 modprobe veth
 ip netns add a
 ip netns add b
@@ -31,7 +32,5 @@ run() {  # value
 }
 for _ in $(seq "$REPS"); do for v in "$@"; do
   if [ "$v" = 10 ]; then run 10; continue; fi   # the compiled value
-  out=$("$KX" set MAX_SOFTIRQ_RESTART="$v" --settle 5)
-  run "$v"
-  "$KX" reset "$(echo "$out" | sed -n 's/^transaction \([0-9]*\):.*/\1/p')" > /dev/null
+  with_value MAX_SOFTIRQ_RESTART "$v" run "$v"
 done; done

@@ -6,10 +6,11 @@
 # Shared by the lab test and the README's main job (scripts/demo.sh).
 set -eu
 KX=$1 R=$KX_RESULTS
+source "$(dirname "$0")/../../../scripts/lib/guest_kx.sh"
 source "$(dirname "$0")/blk_depths.sh"
 depths before
 "$KX" set BLK_MAX_REQUEST_COUNT=8 > "$R/set.out"
-id=$(sed -n 's/^transaction \([0-9]*\):.*/\1/p' "$R/set.out")
+id=$(tx_id < "$R/set.out")
 depths during
 "$KX" status --json > "$R/status.json"
 "$KX" reset "$id" > "$R/reset.out"

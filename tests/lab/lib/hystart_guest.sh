@@ -6,6 +6,7 @@
 # short transfers, to $KX_RESULTS/PHASE.
 set -eu
 KX=$1 FLOWS=${2:-4} R=$KX_RESULTS
+source "$(dirname "$0")/../../../scripts/lib/guest_kx.sh"
 modprobe veth
 modprobe sch_netem
 # HyStart by delay only: an ACK-train exit (the other detector) would end
@@ -41,7 +42,7 @@ phase default
 "$KX" set HYSTART_DELAY_MIN=200000 HYSTART_DELAY_MAX=200000 > "$R/set.out" 2>&1
 phase tuned
 "$KX" status --json > "$R/status.json"
-"$KX" reset "$(sed -n 's/^transaction \([0-9]*\):.*/\1/p' "$R/set.out")" > "$R/reset.out" 2>&1
+"$KX" reset "$(tx_id < "$R/set.out")" > "$R/reset.out" 2>&1
 phase reset
 # Per-flow policy: every flow here has a 40 ms RTT, so each gets thresholds x8.
 "$KX" load "$(dirname "$0")/../../../examples/policies/per_flow_hystart.bpf.c" > "$R/perflow.out" 2>&1

@@ -8,6 +8,7 @@
 #  pair      kx set of two consts, one global transaction
 set -u
 KX=$1 R=$KX_RESULTS W=$(mktemp -d)
+source "$(dirname "$0")/../../../scripts/lib/guest_kx.sh"
 source "$(dirname "$0")/blk_depths.sh"
 step() {  # name, command...: its output and exit status
   local name=$1
@@ -46,6 +47,6 @@ cat /sys/kernel/debug/kprobes/list > "$R/bad.kprobes"
 step pair "$KX" set BLK_MAX_REQUEST_COUNT=16 SHRINK_BATCH=64
 "$KX" status --json > "$R/pair.status"
 depths pair
-id=$(sed -n 's/^transaction \([0-9]*\):.*/\1/p' "$R/pair.out")
+id=$(tx_id < "$R/pair.out")
 step pair_reset "$KX" reset "$id"
 cat /sys/kernel/debug/kprobes/list > "$R/final.kprobes"

@@ -5,6 +5,7 @@
 # outputs, statuses, the batch sizes seen) go to $KX_RESULTS.
 set -u
 KX=$1 KO=$2 R=$KX_RESULTS P=/sys/module/slow_shrinker/parameters
+source "$(dirname "$0")/../../../scripts/lib/guest_kx.sh"
 insmod "$KO"
 batch() {  # NAME: the largest nr_to_scan of one drop_caches pass
   echo 0 > $P/max_nr_to_scan
@@ -28,7 +29,7 @@ wait
 sleep 0.2
 "$KX" status --json > "$R/global.after"
 batch global_after
-id=$(sed -n 's/^transaction \([0-9]*\):.*/\1/p' "$R/global.out")
+id=$(tx_id < "$R/global.out")
 "$KX" reset "$id" > "$R/global.reset" 2>&1
 batch reset
 
@@ -41,7 +42,7 @@ batch thread_during
 wait
 sleep 0.2
 "$KX" status --json > "$R/thread.after"
-id=$(sed -n 's/^transaction \([0-9]*\):.*/\1/p' "$R/thread.out")
+id=$(tx_id < "$R/thread.out")
 # Unloading while a task is inside: the switch back waits for it too.
 sleeper
 "$KX" reset "$id" > "$R/thread.reset" 2>&1

@@ -1,0 +1,24 @@
+# Sourced by the bash scripts that drive kx inside the lab guest (bench/,
+# eval/, tests/lab/lib/): $KX is the kx to run.
+
+# tx_id: the transaction id in kx set / kx load output on stdin.
+tx_id() { sed -n 's/^transaction \([0-9]*\):.*/\1/p'; }
+
+# span_hits: critical-span hits, dual spans' captures included, over every
+# active transaction.
+span_hits() {
+  "$KX" status --json | python3 -c '
+import json, sys
+print(sum(s["hits"] + s.get("captures", 0)
+          for t in json.load(sys.stdin)["transactions"] for c in t["consts"] for s in c["spans"]))'
+}
+
+# with_value CONST VALUE CMD...: runs CMD with CONST set live to VALUE, then
+# resets it.
+with_value() {
+  local c=$1 v=$2 out
+  shift 2
+  out=$("$KX" set "$c=$v" --settle 5)
+  "$@"
+  "$KX" reset "$(tx_id <<< "$out")" > /dev/null
+}
