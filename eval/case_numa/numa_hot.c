@@ -139,6 +139,9 @@ int main(int argc, char **argv)
 		perror("mmap");
 		return 1;
 	}
+	/* First touch from CPU 0: the region starts on node 0, so the first
+	 * move to node 1 migrates every page instead of finding some there. */
+	pin(0);
 	memset(region, 1, pages * PAGE);
 	pthread_create(&t, NULL, toucher, NULL);
 	pthread_create(&m, NULL, migrator, NULL);
