@@ -19,12 +19,9 @@ echo 4 > /proc/sys/vm/drop_caches  # once: no "drop_caches: 2" line per write fr
 switched() {
   local deadline=$((SECONDS + $1))
   while [ $SECONDS -lt $deadline ]; do
-    "$KX" status --json | python3 -c '
-import json, sys
-t = json.load(sys.stdin)["transactions"][0]["transition"]
-if t["phase"] == "switching":
-    sys.exit(1)
-print((t["transition_ns"] - t["monitor_ns"] - t["scan_ns"]) / 1e6, t["entries"] + t["exits"], t["seeded"])' && return
+    local phase rest
+    read -r phase rest <<< "$(tx_transition phase wait_ms updates seeded)"
+    if [ -n "$phase" ] && [ "$phase" != switching ]; then echo "$rest"; return; fi
     sleep 0.1
   done
   return 1

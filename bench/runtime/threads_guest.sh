@@ -13,11 +13,7 @@ for n in "$@"; do
   for i in $(seq "$REPS"); do
     for mode in global per-thread; do
       out=$("$KX" set BLK_MAX_REQUEST_COUNT=8 --transition $mode --settle 10)
-      "$KX" status --json | python3 -c '
-import json, sys
-t = json.load(sys.stdin)["transactions"][0]["transition"]
-print(sys.argv[1], sys.argv[2], t["scan_ns"] / 1e6, (t["transition_ns"] - t["monitor_ns"] - t["scan_ns"]) / 1e6, t["seeded"])' \
-        $mode "$n" >> "$R/threads"
+      echo "$mode $n $(tx_transition scan_ms wait_ms seeded)" >> "$R/threads"
       "$KX" reset "$(tx_id <<< "$out")" > /dev/null
     done
   done

@@ -7,20 +7,15 @@ source "$(dirname "$0")/../../tests/lab/lib/blk_depths.sh"
 source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 kx_switch() {  # label, kx set args...: the module's switch time and kx set's wall time
-  local label=$1 t0 out id
+  local label=$1 t0 out id sw mon scan wait
   shift
   t0=$(date +%s%N)
   out=$("$KX" set BLK_MAX_REQUEST_COUNT=8 "$@" --settle 10)
   echo "$label.wall $(ms_since "$t0")" >> "$R/times"
   # The module's switch: registering the monitors, the stop_machine scan, then waiting for tasks.
-  "$KX" status --json | python3 -c '
-import json, sys
-t = json.load(sys.stdin)["transactions"][0]["transition"]
-l = sys.argv[1]
-print(l, t["transition_ns"] / 1e6)
-print(l + ".monitors", t["monitor_ns"] / 1e6)
-print(l + ".scan", t["scan_ns"] / 1e6)
-print(l + ".wait", (t["transition_ns"] - t["monitor_ns"] - t["scan_ns"]) / 1e6)' "$label" >> "$R/times"
+  read -r sw mon scan wait <<< "$(tx_transition switch_ms monitor_ms scan_ms wait_ms)"
+  printf '%s %s\n%s.monitors %s\n%s.scan %s\n%s.wait %s\n' \
+    "$label" "$sw" "$label" "$mon" "$label" "$scan" "$label" "$wait" >> "$R/times"
   id=$(tx_id <<< "$out")
   t0=$(date +%s%N)
   "$KX" reset "$id" > /dev/null

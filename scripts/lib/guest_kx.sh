@@ -22,3 +22,21 @@ with_value() {
   "$@"
   "$KX" reset "$(tx_id <<< "$out")" > /dev/null
 }
+
+# tx_transition FIELD...: the first active transaction's transition, one
+# line of the FIELDs asked for: phase, switch_ms (load to switch),
+# monitor_ms (registering the safe-span monitors), scan_ms (the stop_machine
+# scan), wait_ms (the rest: waiting for tasks to leave the spans), updates
+# (monitor hits: refcount updates), seeded (tasks the scan found inside).
+tx_transition() {
+  "$KX" status --json | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["transactions"][0]["transition"]
+ms = lambda ns: ns / 1e6
+fields = {
+    "phase": t["phase"], "switch_ms": ms(t["transition_ns"]), "monitor_ms": ms(t["monitor_ns"]),
+    "scan_ms": ms(t["scan_ns"]), "wait_ms": ms(t["transition_ns"] - t["monitor_ns"] - t["scan_ns"]),
+    "updates": t["entries"] + t["exits"], "seeded": t["seeded"],
+}
+print(*(fields[f] for f in sys.argv[1:]))' "$@"
+}
