@@ -54,7 +54,8 @@ void add_scope_commands(CLI::App &app, Globals &g, Action &action) {
       }
       printf("%-28s %-34s %8s  %-10s %4s %5s\n", "ID", "SPEC", "VALUE", "STATUS", "USES", "SPANS");
       for (auto &r : all) {
-        std::string v = r["value"].is_number() ? r["value"].dump() : "-";
+        auto value = report_value(r);
+        std::string v = value ? std::to_string(*value) : "-";
         printf("%-28s %-34s %8s  %-10s %4zu %5zu\n", r["id"].get<std::string>().c_str(),
                r["spec"].get<std::string>().c_str(), v.c_str(), r["status"].get<std::string>().c_str(),
                r.value("uses", nlohmann::json::array()).size(),

@@ -2,6 +2,7 @@
 #include <regex>
 
 #include "policy/x_tune.h"
+#include "scope/scope_table.h"
 #include "util/hex.h"
 
 namespace kx {
@@ -62,8 +63,8 @@ Result<std::string> generate_x_tune(const std::vector<nlohmann::json> &reports) 
               " (" + s.value("kind", std::string("?")) + ")\n";
     }
     std::string fn = "x_tune_" + c_identifier(id);
-    std::string dflt = r.contains("value") && r["value"].is_number() ? std::to_string(r["value"].get<int64_t>())
-                                                                      : "unknown (no policy: use kx set)";
+    auto v = report_value(r);
+    std::string dflt = v ? std::to_string(*v) : "unknown (no policy: use kx set)";
     out += "\n/*\n * " + comment_safe(id) + " = " + dflt + " by default\n";
     out += " *   " + comment_safe(r.value("spec", std::string("?"))) + ": " +
            comment_safe(r.value("definition", std::string(""))) + "\n";

@@ -12,6 +12,7 @@
 
 #include "binary/elf_file.h"
 #include "runtime/update_program.h"
+#include "scope/scope_table.h"
 #include "symbolic/sym_state.h"
 
 namespace kx {
@@ -336,11 +337,11 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
 
     // The compiled value: a policy's x_default() and its value until the
     // first x_set(). Unknown only for a whole definition no use inverts.
-    const bool known = r.contains("value") && r["value"].is_number();
+    const auto known = report_value(r);
     if (policy && !known)
       return make_error(id + ": its compiled value is unknown (" + r.value("definition", std::string("?")) +
                         "), so a policy has no x_default(); use kx set with a value");
-    const int64_t compiled = known ? r["value"].get<int64_t>() : value;
+    const int64_t compiled = known.value_or(value);
     x_sie_const c{};
     memcpy(c.name, id.data(), id.size());
     c.value = static_cast<uint64_t>(policy ? compiled : value);

@@ -127,7 +127,7 @@ Result<std::string> ScopeTable::put(const nlohmann::json &r) {
   {
     Stmt ins(db_, "INSERT INTO consts VALUES (?,?,?,?,?,?,?,?,?,?)");
     ins.text(1, id).text(2, spec).text(3, str(r, "name")).text(5, str(r, "kind")).text(6, str(r, "definition"));
-    if (r.contains("value") && r["value"].is_number()) ins.integer(4, r["value"].get<int64_t>());
+    if (auto v = report_value(r)) ins.integer(4, *v);
     else ins.null(4);
     ins.text(7, str(r, "status")).text(8, str(r, "reason")).text(9, now).text(10, stored.dump());
     if (ins.step() != SQLITE_DONE) return fail(sql_error(db_, "scope table"));
@@ -194,12 +194,17 @@ Result<std::vector<nlohmann::json>> ScopeTable::list() const {
   return out;
 }
 
+std::optional<int64_t> report_value(const nlohmann::json &r) {
+  if (!r.contains("value") || !r["value"].is_number()) return std::nullopt;
+  return r["value"].get<int64_t>();
+}
+
 std::string report_text(const nlohmann::json &r) {
   std::string o;
   auto line = [&](const std::string &s) { o += s + "\n"; };
   line(str(r, "id") + "  " + str(r, "spec") + "  " + str(r, "definition"));
-  std::string value = r.contains("value") && r["value"].is_number() ? std::to_string(r["value"].get<int64_t>())
-                                                                     : "(whole definition)";
+  auto v = report_value(r);
+  std::string value = v ? std::to_string(*v) : "(whole definition)";
   line("  value " + value + ", " + str(r, "status") + (str(r, "reason").empty() ? "" : ": " + str(r, "reason")));
   std::string objs, values;
   for (auto &x : r.value("objects", nlohmann::json::array())) objs += " " + x.get<std::string>();

@@ -40,4 +40,8 @@ class ScopeTable {
 // The human-readable form of a report (kx build, kx show).
 std::string report_text(const nlohmann::json &report);
 
+// A report's compiled value V; empty for a whole definition whose uses did
+// not give it back.
+std::optional<int64_t> report_value(const nlohmann::json &report);
+
 }  // namespace kx
