@@ -106,7 +106,7 @@ Result<std::string> ScopeTable::put(const nlohmann::json &r) {
   if (spec.empty() || id.empty()) return make_error("scope table: a report needs an id and a spec");
   KX_TRY(exec(db_, "BEGIN IMMEDIATE"));
   auto fail = [&](Error e) -> Result<std::string> {
-    exec(db_, "ROLLBACK");
+    (void)exec(db_, "ROLLBACK");  // the first error is the one to report
     return e;
   };
   {
