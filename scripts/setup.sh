@@ -11,7 +11,7 @@ KX_KERNEL_ABI=${KX_KERNEL_ABI:-6.1.0-56-cloud-amd64}
 
 packages=(
   # build
-  build-essential gcc-12 g++ cmake ninja-build pkg-config git
+  build-essential gcc-12 g++ cmake ninja-build pkg-config git ccache
   # analysis: decoder, solver, emulator, ELF/DWARF, scope table, CLI, JSON, tests
   libzydis-dev libz3-dev libunicorn-dev libelf-dev libdw-dev elfutils
   libsqlite3-dev sqlite3 libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
