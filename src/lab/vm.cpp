@@ -148,7 +148,12 @@ Result<uint64_t> mem_mib(const std::string &size) {
 
 std::vector<std::string> qemu_argv(const KernelProfile &p, const LabOptions &o, const fs::path &initramfs,
                                    const fs::path &run_dir, bool results_share) {
-  std::string append = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init kxrun=" + run_dir.string();
+  // A kernel that oopsed, locked up or stalled RCU may never finish the
+  // command: panic at once instead, and QEMU (-no-reboot, panic=-1) exits,
+  // so the run ends with the trace rather than at --timeout.
+  std::string append =
+      "console=ttyS0 loglevel=5 panic=-1 oops=panic softlockup_panic=1 sysctl.kernel.panic_on_rcu_stall=1 "
+      "rdinit=/init kxrun=" + run_dir.string();
   for (auto &a : o.kernel_args) append += " " + a;
   // Single-threaded TCG: with one host thread per vCPU (MTTCG), a vCPU kept
   // executing a stale int3 after another vCPU's text_poke restored the byte

@@ -31,6 +31,10 @@ TEST(LabArgv, SharesMemoryOfTheRequestedSizeAndBootsTheProfileKernel) {
   ASSERT_NE(app, argv.end());
   EXPECT_NE(app[1].find("kxrun=/r/run-1"), std::string::npos);
   EXPECT_NE(app[1].find(" retbleed=off"), std::string::npos);
+  // A hung or oopsed guest ends the run at once (QEMU exits on panic).
+  for (const char *a : {" panic=-1", " oops=panic", " softlockup_panic=1", " sysctl.kernel.panic_on_rcu_stall=1"})
+    EXPECT_NE(app[1].find(a), std::string::npos) << a;
+  EXPECT_TRUE(has_seq(argv, "-no-reboot", "-serial"));
   EXPECT_EQ(std::count(argv.begin(), argv.end(), "vhost-user-fs-pci,chardev=kxresults,tag=kxresults"), 0);
   auto with = qemu_argv(p, o, "/c/i", "/r/run-1", true);
   EXPECT_EQ(std::count(with.begin(), with.end(), "vhost-user-fs-pci,chardev=kxresults,tag=kxresults"), 1);
