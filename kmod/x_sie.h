@@ -16,6 +16,7 @@
 
 struct bpf_map;
 struct bpf_prog;
+struct task_struct;
 struct xsie_capture_table;
 struct xsie_task_table;
 struct xsie_tx;
@@ -31,12 +32,12 @@ struct xsie_const {
 struct xsie_monitor {
 	struct kprobe kp;
 	struct xsie_tx *tx;
+	struct x_sie_site site;		/* the bytes it sits on */
 	bool entry, registered;
 };
 
 struct xsie_ss {
-	u32 const_index, n_ranges, n_monitors;
-	u64 (*ranges)[2];
+	u32 const_index, n_monitors;
 	struct xsie_monitor monitors[1 + X_SIE_MAX_SS_EXITS];
 };
 
@@ -44,12 +45,13 @@ struct xsie_ss {
 struct xsie_span {
 	struct kprobe probe;
 	struct kprobe capture;
+	struct x_sie_site probe_site, capture_site;	/* the bytes they sit on */
 	struct xsie_tx *tx;
 	struct xsie_capture_table *caps;	/* dual spans only */
 	u32 index, const_index, kind;
 	bool probe_registered, capture_registered;
 	atomic64_t hits, skipped, captures, faults;
-	atomic64_t policy_runs, policy_unset, policy_rejected;
+	atomic64_t policy_runs, policy_unset, policy_rejected, policy_busy;
 	char label[X_SIE_LABEL_LEN];
 	struct x_sie_prog prog;			/* checked at load */
 };
@@ -63,30 +65,51 @@ struct xsie_tx {
 	 * before any is unregistered.
 	 */
 	int armed;
+	bool unloading;			/* an unload owns it (under xsie_lock) */
 	u32 n_consts, n_spans, n_ss;
 	struct xsie_const *consts;
 	struct xsie_span *spans;
 	struct xsie_ss *ss;
+	struct kprobe **kps;		/* room to unregister every probe in one batch */
+	const struct x_sie_site **sites;	/* and the sites they sat on */
 
 	/*
 	 * Transitions (x_sie_transition.c). `on` is the behaviour every task
 	 * runs (0 compiled, 1 new); while `switching`, tasks move to `target`:
-	 * per thread at a clean safe-span entry, all at once when `inside`
-	 * (tasks inside a safe span) drops to zero.
+	 * per thread at a clean safe-span entry, all at once when no task is
+	 * inside a safe span and no monitor hit was lost since the last scan.
 	 */
 	u32 transition;			/* enum x_sie_transition */
 	u32 phase;			/* enum x_sie_phase */
 	int on, target, switching, monitoring;
-	raw_spinlock_t lock;		/* inside, the task table, the switch itself */
+	u64 (*ranges)[2];		/* every safe span's code, sorted and merged */
+	u32 n_ranges;
+	raw_spinlock_t lock;		/* inside, overflow, the task table, the switch itself */
 	struct xsie_task_table *tasks;
-	u32 inside, seeded, scanned, unverified, overflow;
+	u32 inside, seeded, scanned, unverified, overflow, rescans;
+	u64 missed_base;		/* the monitors' nmissed and `lost` at the last scan */
+	atomic64_t lost;		/* monitor hits whose handler could not take the lock */
+	bool rescan_wanted;
+	u64 last_scan_ns;
+	int unverified_pid;		/* one stack the last scan could not unwind, for the log */
 	atomic64_t switched, entries, exits;
 	u64 start_ns, attach_ns, monitor_ns, scan_ns, transition_ns;
-	struct mutex monitor_lock;	/* registering/unregistering monitors */
-	struct delayed_work reaper;	/* removes the monitors once the switch is done */
+	struct mutex monitor_lock;	/* registering/unregistering monitors, scans */
+	struct delayed_work reaper;	/* rescans while switching, removes the monitors once done */
 };
 
+/* x_sie_main.c: test-only fault injection (the fail_nth parameter). */
+bool xsie_should_fail(void);
+
+/* x_sie_syms.c: kernel symbols modules are not given. */
+int xsie_syms_init(void);
+extern int __percpu *xsie_bpf_prog_active;
+struct task_struct *xsie_idle_task(int cpu);
+bool xsie_core_text(unsigned long addr, size_t len);
+bool xsie_build_id_matches(const u8 *id);
+
 /* x_sie_txn.c */
+void xsie_wait_intact(struct kprobe *const *kps, const struct x_sie_site *const *sites, u32 n);
 long xsie_load(struct x_sie_load *req);
 long xsie_unload(struct x_sie_unload *req);
 long xsie_status(struct x_sie_status *req);
@@ -100,12 +123,11 @@ int xsie_capture_pre(struct kprobe *kp, struct pt_regs *regs);
 u8 xsie_probe_state(struct kprobe *kp);
 
 /* x_sie_transition.c */
-int xsie_transition_init(struct xsie_tx *tx);
+int xsie_transition_init(struct xsie_tx *tx, const struct x_sie_ss *ss);
 void xsie_transition_free(struct xsie_tx *tx);
 int xsie_transition_start(struct xsie_tx *tx, int target, char *why, size_t whylen);
 int xsie_transition_wait(struct xsie_tx *tx, unsigned int timeout_ms);
 void xsie_transition_cancel(struct xsie_tx *tx);
-void xsie_monitors_remove(struct xsie_tx *tx);
 bool xsie_task_on(struct xsie_tx *tx);
 void xsie_transition_status(struct xsie_tx *tx, struct x_sie_tx_status *r);
 
@@ -118,7 +140,8 @@ bool xsie_policy_value(struct xsie_tx *tx, struct xsie_span *s, struct pt_regs *
 struct xsie_capture_table *xsie_capture_alloc(void);
 void xsie_capture_free(struct xsie_capture_table *t);
 void xsie_capture_put(struct xsie_capture_table *t, const struct pt_regs *regs, u32 mask);
-bool xsie_capture_take(struct xsie_capture_table *t, const struct pt_regs *regs, struct x_sie_state *out);
+bool xsie_capture_take(struct xsie_capture_table *t, const struct pt_regs *regs,
+		       struct x_sie_state *out);
 
 static __always_inline void xsie_regs_to_state(const struct pt_regs *r, struct x_sie_state *s)
 {

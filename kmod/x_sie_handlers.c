@@ -4,12 +4,16 @@
  * boosted or jump-optimized. The update runs before the instruction after
  * the span, which equals a post-handler on the span's last instruction.
  *
- * They never sleep, never fault (MEM8 writes go through the nofault
+ * They never sleep, never fault (memory writes go through the nofault
  * accessor) and do bounded work: at most X_SIE_MAX_NODES steps plus
  * X_SIE_MAX_ASSIGNS writes. They never change regs->ip (an optimized probe
- * would ignore it anyway). Scratch space is per CPU: kprobe handlers run
- * with preemption off and never nest on one CPU.
+ * would ignore it anyway). They run with interrupts off: a jump-optimized
+ * probe calls them with interrupts on, and an interrupt taken there would
+ * have its own probe hits counted as missed. Scratch space is per CPU:
+ * kprobe handlers run with preemption off and never nest on one CPU.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/kprobes.h>
 #include <linux/percpu.h>
 #include <linux/poison.h>
@@ -59,18 +63,74 @@ static unsigned long *xsie_reg(struct pt_regs *r, unsigned int idx)
 	}
 }
 
-/* copy_to_kernel_nofault is not exported in 6.1: the same, for one byte. */
-static int xsie_write_byte(u64 addr, u8 val)
+/*
+ * copy_to_kernel_nofault is not exported in 6.1: the same, as one store of
+ * 1, 2, 4 or 8 bytes, so other CPUs never see a value half written.
+ */
+static int xsie_write(u64 addr, u64 val, unsigned int len)
 {
-	if ((long)addr >= 0 || !__is_canonical_address(addr, boot_cpu_data.x86_virt_bits))
+	if ((long)addr >= 0 || !__is_canonical_address(addr, boot_cpu_data.x86_virt_bits) ||
+	    !__is_canonical_address(addr + len - 1, boot_cpu_data.x86_virt_bits))
 		return -EFAULT;	/* user half or non-canonical: never touched */
 	pagefault_disable();
-	__put_kernel_nofault((void *)addr, &val, u8, fault);
+	switch (len) {
+	case 8:
+		__put_kernel_nofault((void *)addr, &val, u64, fault);
+		break;
+	case 4: {
+		u32 v = val;
+
+		__put_kernel_nofault((void *)addr, &v, u32, fault);
+		break;
+	}
+	case 2: {
+		u16 v = val;
+
+		__put_kernel_nofault((void *)addr, &v, u16, fault);
+		break;
+	}
+	default: {
+		u8 v = val;
+
+		__put_kernel_nofault((void *)addr, &v, u8, fault);
+		break;
+	}
+	}
 	pagefault_enable();
 	return 0;
 fault:
 	pagefault_enable();
 	return -EFAULT;
+}
+
+/*
+ * The byte stores from assignment i on that land at consecutive addresses,
+ * as one value of 8, 4, 2 or 1 bytes (little-endian): the span wrote them
+ * with one instruction.
+ */
+static unsigned int xsie_store_run(const struct x_sie_prog *p, const struct x_sie_results *r, unsigned int i,
+				   u64 *val)
+{
+	static const unsigned int widths[] = { 8, 4, 2 };
+	unsigned int w, k;
+
+	for (w = 0; w < ARRAY_SIZE(widths); w++) {
+		unsigned int n = widths[w];
+
+		if (i + n > p->n_assigns)
+			continue;
+		for (k = 1; k < n; k++)
+			if (p->assigns[i + k].dest != X_SIE_DEST_MEM8 || r->addr[i + k] != r->addr[i] + k)
+				break;
+		if (k < n)
+			continue;
+		*val = 0;
+		for (k = 0; k < n; k++)
+			*val |= (r->value[i + k] & 0xff) << (8 * k);
+		return n;
+	}
+	*val = r->value[i] & 0xff;
+	return 1;
 }
 
 int xsie_update_pre(struct kprobe *kp, struct pt_regs *regs)
@@ -79,41 +139,49 @@ int xsie_update_pre(struct kprobe *kp, struct pt_regs *regs)
 	struct xsie_scratch *sc;
 	const struct x_sie_state *cap = NULL;
 	bool flags_written = false;
-	unsigned int i;
-	u64 v;
+	unsigned long irqs;
+	unsigned int i, n;
+	u64 v, val;
 
-	if (!READ_ONCE(s->tx->armed))
+	if (!READ_ONCE(s->tx->armed))	/* pairs with WRITE_ONCE in xsie_load/xsie_unregister */
 		return 0;
+	local_irq_save(irqs);
 	sc = this_cpu_ptr(xsie_scratch);
 	if (s->caps) {
 		/* Taken even when unused below: a capture belongs to this run of the span. */
 		if (!xsie_capture_take(s->caps, regs, &sc->cap)) {
 			/* No capture of this frame: keep the span's own result. */
 			atomic64_inc(&s->skipped);
-			return 0;
+			goto out;
 		}
 		cap = &sc->cap;
 	}
 	/* Compiled behaviour for this task until its transition (x_sie_transition.c). */
 	if (!xsie_task_on(s->tx) || !xsie_policy_value(s->tx, s, regs, &v))
-		return 0;
+		goto out;
 	xsie_regs_to_state(regs, &sc->now);
 	/* Every value first, on the state at the probe; then the writes. */
 	x_sie_prog_eval(&s->prog, &sc->now, cap, v, sc->nodes, &sc->res);
 	x_sie_prog_apply(&s->prog, &sc->res, &sc->now);
-	for (i = 0; i < s->prog.n_assigns; i++) {
+	for (i = 0; i < s->prog.n_assigns; i += n) {
 		const struct x_sie_assign *a = &s->prog.assigns[i];
 
-		if (a->dest == X_SIE_DEST_REG)
+		n = 1;
+		if (a->dest == X_SIE_DEST_REG) {
 			*xsie_reg(regs, a->index) = sc->now.regs[a->index];
-		else if (a->dest == X_SIE_DEST_FLAG)
+		} else if (a->dest == X_SIE_DEST_FLAG) {
 			flags_written = true;
-		else if (xsie_write_byte(sc->res.addr[i], (u8)sc->res.value[i]))
-			atomic64_inc(&s->faults);
+		} else {
+			n = xsie_store_run(&s->prog, &sc->res, i, &val);
+			if (xsie_write(sc->res.addr[i], val, n))
+				atomic64_inc(&s->faults);
+		}
 	}
 	if (flags_written)
 		regs->flags = sc->now.flags;	/* apply changed only the named bits */
 	atomic64_inc(&s->hits);
+out:
+	local_irq_restore(irqs);
 	return 0;
 }
 
@@ -127,7 +195,8 @@ int xsie_capture_pre(struct kprobe *kp, struct pt_regs *regs)
 }
 
 NOKPROBE_SYMBOL(xsie_reg);
-NOKPROBE_SYMBOL(xsie_write_byte);
+NOKPROBE_SYMBOL(xsie_write);
+NOKPROBE_SYMBOL(xsie_store_run);
 NOKPROBE_SYMBOL(xsie_update_pre);
 NOKPROBE_SYMBOL(xsie_capture_pre);
 

@@ -6,11 +6,20 @@
  * transaction switch together: one transition over all their safe spans.
  *
  * A load checks everything before touching the kernel: every field of the
- * request, then the live bytes at every probed address against what the
- * debug vmlinux has there (a kprobe or patch already present shows up as a
- * difference). Only then are kprobes registered; any failure unregisters
- * what was registered. Updates start when the whole transaction is armed.
+ * request, the running kernel's build-id, that every probed address is core
+ * kernel text, then the live bytes there against what the debug vmlinux has
+ * (a kprobe or patch already present shows up as a difference). Only then
+ * are kprobes registered; any failure unregisters what was registered.
+ * Updates start when the whole transaction is armed.
+ *
+ * xsie_lock guards the list and every attach or detach; it is never held
+ * while waiting for tasks to leave safe spans, so status and other
+ * transactions go on meanwhile. An unload marks its transaction `unloading`
+ * under the lock; nothing else detaches or waits on it then.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
@@ -23,10 +32,11 @@
 #include "x_sie.h"
 
 static LIST_HEAD(xsie_txs);
-static DEFINE_MUTEX(xsie_lock);	/* the transaction list, ids, and every load/unload */
+static DEFINE_MUTEX(xsie_lock);	/* the transaction list, ids, attaching and detaching */
 static u32 xsie_next_id = 1;
+static u32 xsie_n_txs;
 
-#define REFUSE(req, ...) do { snprintf((req)->error, sizeof((req)->error), __VA_ARGS__); } while (0)
+#define REFUSE(req, ...) snprintf((req)->error, sizeof((req)->error), __VA_ARGS__)
 
 static bool xsie_str_ok(const char *s, size_t len)
 {
@@ -63,6 +73,11 @@ static int xsie_check_site(struct x_sie_load *req, const struct x_sie_site *site
 	    !xsie_zero(site->bytes + site->len, sizeof(site->bytes) - site->len) ||
 	    !xsie_zero(site->alt + site->alt_len, sizeof(site->alt) - site->alt_len)) {
 		REFUSE(req, "span %u: malformed %s site", i, what);
+		return -EINVAL;
+	}
+	/* Probes go on kernel text only: never data, MMIO, init or module memory. */
+	if (!xsie_core_text(site->addr, site->len)) {
+		REFUSE(req, "span %u: the %s site 0x%llx is not in the kernel's text", i, what, site->addr);
 		return -EINVAL;
 	}
 	return 0;
@@ -145,7 +160,7 @@ static int xsie_validate(struct x_sie_load *req, const struct x_sie_const *const
 			REFUSE(req, "span %u: const index %u out of range", i, s->const_index);
 			return -EINVAL;
 		}
-		if (s->kind < X_SIE_INSERTION || s->kind > X_SIE_DUAL) {
+		if (s->kind < X_SIE_INSERTION || s->kind >= X_SIE_KIND_END) {
 			REFUSE(req, "span %u: unknown kind %u", i, s->kind);
 			return -EINVAL;
 		}
@@ -195,6 +210,37 @@ static int xsie_check_live(struct x_sie_load *req, const struct x_sie_site *site
 	return -EILSEQ;
 }
 
+static bool xsie_site_intact(const struct x_sie_site *site)
+{
+	u8 live[16];
+
+	if (copy_from_kernel_nofault(live, (const void *)(unsigned long)site->addr, site->len))
+		return true;	/* nothing to wait for: it was checked at load */
+	return !memcmp(live, site->bytes, site->len) || (site->alt_len && !memcmp(live, site->alt, site->alt_len));
+}
+
+/*
+ * After unregistering, a jump-optimized kprobe's jump stays in the text
+ * until the kprobe optimizer's delayed work puts the bytes back. Wait for
+ * that (a second at most), so that what an unload leaves is the kernel's
+ * own text and a load right after it is not refused. kps[i] sits on sites[i].
+ */
+void xsie_wait_intact(struct kprobe *const *kps, const struct x_sie_site *const *sites, u32 n)
+{
+	int tries;
+	u32 i;
+
+	for (tries = 0; tries < 100; tries++) {
+		for (i = 0; i < n && xsie_site_intact(sites[i]); i++)
+			;
+		if (i == n)
+			return;
+		usleep_range(10000, 20000);
+	}
+	pr_warn("the kernel text at %pS is not back to its own bytes a second after its kprobe was removed\n",
+		kps[i]->addr);
+}
+
 static void xsie_free_tx(struct xsie_tx *tx)
 {
 	u32 i;
@@ -205,40 +251,70 @@ static void xsie_free_tx(struct xsie_tx *tx)
 	if (tx->consts)
 		for (i = 0; i < tx->n_consts; i++)
 			xsie_policy_put(&tx->consts[i]);
-	if (tx->ss)
-		for (i = 0; i < tx->n_ss; i++)
-			kfree(tx->ss[i].ranges);
 	xsie_transition_free(tx);
+	kvfree(tx->kps);
+	kvfree(tx->sites);
 	kvfree(tx->ss);
 	kvfree(tx->spans);
 	kfree(tx->consts);
 	kfree(tx);
 }
 
-/* Unregisters every registered probe of tx; returns with no handler running. */
+/* Unregisters every registered probe of tx; returns with no handler running and the text restored. */
 static void xsie_unregister(struct xsie_tx *tx)
 {
-	struct kprobe **kps;
 	u32 i, n = 0;
 
-	WRITE_ONCE(tx->armed, 0);
-	kps = kcalloc(2 * tx->n_spans, sizeof(*kps), GFP_KERNEL | __GFP_NOFAIL);
+	WRITE_ONCE(tx->armed, 0);	/* pairs with READ_ONCE in xsie_update_pre */
 	for (i = 0; i < tx->n_spans; i++) {
 		struct xsie_span *s = &tx->spans[i];
 
-		if (s->probe_registered)
-			kps[n++] = &s->probe;
-		if (s->capture_registered)
-			kps[n++] = &s->capture;
-		s->probe_registered = s->capture_registered = false;
+		if (s->probe_registered) {
+			tx->sites[n] = &s->probe_site;
+			tx->kps[n++] = &s->probe;
+		}
+		if (s->capture_registered) {
+			tx->sites[n] = &s->capture_site;
+			tx->kps[n++] = &s->capture;
+		}
+		s->probe_registered = false;
+		s->capture_registered = false;
 	}
 	/* One batch: a single RCU grace period waits out in-flight handlers. */
-	if (n)
-		unregister_kprobes(kps, n);
-	kfree(kps);
+	if (n) {
+		unregister_kprobes(tx->kps, n);
+		xsie_wait_intact(tx->kps, tx->sites, n);
+	}
 }
 
-static int xsie_register(struct x_sie_load *req, struct xsie_tx *tx)
+/*
+ * The kprobe core copied the instruction under text_mutex when it
+ * registered kp: its first byte must still be the one checked before (a
+ * patch landing between the check and the registration shows up here).
+ */
+static int xsie_check_registered(struct x_sie_load *req, const struct kprobe *kp, const struct x_sie_site *site,
+				 const char *label)
+{
+	if (kp->opcode == site->bytes[0] || (site->alt_len && kp->opcode == site->alt[0]))
+		return 0;
+	REFUSE(req, "the kernel text at 0x%llx (%s) changed while the kprobe was registered", site->addr, label);
+	return -EILSEQ;
+}
+
+static int xsie_register_one(struct x_sie_load *req, struct kprobe *kp, const struct x_sie_site *site,
+			     const char *label, const char *what, bool *registered)
+{
+	int ret = xsie_should_fail() ? -ENOMEM : register_kprobe(kp);
+
+	if (ret) {
+		REFUSE(req, "registering the %s at 0x%llx (%s) failed: %d", what, site->addr, label, ret);
+		return ret;
+	}
+	*registered = true;
+	return xsie_check_registered(req, kp, site, label);
+}
+
+static int xsie_register(struct x_sie_load *req, struct xsie_tx *tx, const struct x_sie_span *spans)
 {
 	u32 i;
 	int ret;
@@ -248,89 +324,98 @@ static int xsie_register(struct x_sie_load *req, struct xsie_tx *tx)
 
 		/* The capture first: an update probe never sees a capture-less window it could misread. */
 		if (s->caps) {
-			ret = register_kprobe(&s->capture);
-			if (ret) {
-				REFUSE(req, "registering the capture kprobe at 0x%llx (%s) failed: %d",
-				       (u64)(unsigned long)s->capture.addr, s->label, ret);
+			ret = xsie_register_one(req, &s->capture, &spans[i].capture, s->label, "capture kprobe",
+						&s->capture_registered);
+			if (ret)
 				return ret;
-			}
-			s->capture_registered = true;
 		}
-		ret = register_kprobe(&s->probe);
-		if (ret) {
-			REFUSE(req, "registering the kprobe at 0x%llx (%s) failed: %d", (u64)(unsigned long)s->probe.addr,
-			       s->label, ret);
+		ret = xsie_register_one(req, &s->probe, &spans[i].probe, s->label, "kprobe", &s->probe_registered);
+		if (ret)
 			return ret;
-		}
-		s->probe_registered = true;
 	}
 	return 0;
+}
+
+static void xsie_init_span(struct xsie_tx *tx, struct xsie_span *s, u32 i, const struct x_sie_span *req)
+{
+	s->tx = tx;
+	s->index = i;
+	s->const_index = req->const_index;
+	s->kind = req->kind;
+	memcpy(s->label, req->label, sizeof(s->label));
+	s->prog = req->prog;
+	atomic64_set(&s->hits, 0);
+	atomic64_set(&s->skipped, 0);
+	atomic64_set(&s->captures, 0);
+	atomic64_set(&s->faults, 0);
+	atomic64_set(&s->policy_runs, 0);
+	atomic64_set(&s->policy_unset, 0);
+	atomic64_set(&s->policy_rejected, 0);
+	atomic64_set(&s->policy_busy, 0);
+	s->probe_site = req->probe;
+	s->capture_site = req->capture;
+	/* By address, never by symbol: symbols with several definitions work too. */
+	s->probe.addr = (kprobe_opcode_t *)(unsigned long)req->probe.addr;
+	s->probe.pre_handler = xsie_update_pre;
+	if (s->kind == X_SIE_DUAL) {
+		s->capture.addr = (kprobe_opcode_t *)(unsigned long)req->capture.addr;
+		s->capture.pre_handler = xsie_capture_pre;
+	}
+}
+
+static void xsie_init_ss(struct xsie_tx *tx, struct xsie_ss *x, const struct x_sie_ss *req)
+{
+	u32 j;
+
+	x->const_index = req->const_index;
+	x->n_monitors = 1 + req->n_exits;
+	for (j = 0; j < x->n_monitors; j++) {
+		x->monitors[j].tx = tx;
+		x->monitors[j].entry = j == 0;
+		x->monitors[j].site = j ? req->exits[j - 1] : req->entry;
+		x->monitors[j].kp.addr = (kprobe_opcode_t *)(unsigned long)x->monitors[j].site.addr;
+	}
 }
 
 static struct xsie_tx *xsie_build_tx(const struct x_sie_load *req, const struct x_sie_const *consts,
 				     const struct x_sie_span *spans, const struct x_sie_ss *ss)
 {
-	struct xsie_tx *tx = kzalloc(sizeof(*tx), GFP_KERNEL);
-	u32 i, j;
+	u32 i, n_kps = 2 * req->n_spans, n_monitors = 0;
+	struct xsie_tx *tx;
 
+	if (xsie_should_fail())
+		return NULL;
+	tx = kzalloc(sizeof(*tx), GFP_KERNEL);
 	if (!tx)
 		return NULL;
 	tx->n_consts = req->n_consts;
 	tx->n_spans = req->n_spans;
 	tx->n_ss = req->n_ss;
 	tx->transition = req->transition;
+	for (i = 0; i < req->n_ss; i++)
+		n_monitors += 1 + ss[i].n_exits;
 	tx->consts = kcalloc(req->n_consts, sizeof(*tx->consts), GFP_KERNEL);
 	tx->spans = kvcalloc(req->n_spans, sizeof(*tx->spans), GFP_KERNEL);
-	tx->ss = kvcalloc(req->n_ss ? req->n_ss : 1, sizeof(*tx->ss), GFP_KERNEL);
-	if (!tx->consts || !tx->spans || !tx->ss || xsie_transition_init(tx))
-		goto fail;
+	tx->ss = kvcalloc(max(req->n_ss, 1u), sizeof(*tx->ss), GFP_KERNEL);
+	/* Unregistering must not allocate: room for the larger of the two batches. */
+	tx->kps = kvcalloc(max(n_kps, n_monitors), sizeof(*tx->kps), GFP_KERNEL);
+	tx->sites = kvcalloc(max(n_kps, n_monitors), sizeof(*tx->sites), GFP_KERNEL);
+	if (!tx->consts || !tx->spans || !tx->ss || !tx->kps || !tx->sites || xsie_transition_init(tx, ss))
+		goto err;
 	for (i = 0; i < req->n_consts; i++)
 		tx->consts[i].req = consts[i];
-	for (i = 0; i < req->n_ss; i++) {
-		struct xsie_ss *x = &tx->ss[i];
-
-		x->const_index = ss[i].const_index;
-		x->n_ranges = ss[i].n_ranges;
-		x->ranges = kmemdup(ss[i].ranges, ss[i].n_ranges * sizeof(ss[i].ranges[0]), GFP_KERNEL);
-		if (!x->ranges)
-			goto fail;
-		x->n_monitors = 1 + ss[i].n_exits;
-		for (j = 0; j < x->n_monitors; j++) {
-			x->monitors[j].tx = tx;
-			x->monitors[j].entry = j == 0;
-			x->monitors[j].kp.addr =
-				(kprobe_opcode_t *)(unsigned long)(j ? ss[i].exits[j - 1].addr : ss[i].entry.addr);
-		}
-	}
+	for (i = 0; i < req->n_ss; i++)
+		xsie_init_ss(tx, &tx->ss[i], &ss[i]);
 	for (i = 0; i < req->n_spans; i++) {
-		struct xsie_span *s = &tx->spans[i];
-
-		s->tx = tx;
-		s->index = i;
-		s->const_index = spans[i].const_index;
-		s->kind = spans[i].kind;
-		memcpy(s->label, spans[i].label, sizeof(s->label));
-		s->prog = spans[i].prog;
-		atomic64_set(&s->hits, 0);
-		atomic64_set(&s->skipped, 0);
-		atomic64_set(&s->captures, 0);
-		atomic64_set(&s->faults, 0);
-		atomic64_set(&s->policy_runs, 0);
-		atomic64_set(&s->policy_unset, 0);
-		atomic64_set(&s->policy_rejected, 0);
-		/* By address, never by symbol: symbols with several definitions work too. */
-		s->probe.addr = (kprobe_opcode_t *)(unsigned long)spans[i].probe.addr;
-		s->probe.pre_handler = xsie_update_pre;
-		if (s->kind == X_SIE_DUAL) {
-			s->caps = xsie_capture_alloc();
-			if (!s->caps)
-				goto fail;
-			s->capture.addr = (kprobe_opcode_t *)(unsigned long)spans[i].capture.addr;
-			s->capture.pre_handler = xsie_capture_pre;
-		}
+		xsie_init_span(tx, &tx->spans[i], i, &spans[i]);
+		if (tx->spans[i].kind != X_SIE_DUAL)
+			continue;
+		tx->spans[i].caps = xsie_should_fail() ? NULL : xsie_capture_alloc();
+		if (!tx->spans[i].caps)
+			goto err;
 	}
 	return tx;
-fail:
+err:
 	xsie_free_tx(tx);
 	return NULL;
 }
@@ -362,24 +447,30 @@ static int xsie_check_live_ss(struct x_sie_load *req, const struct x_sie_ss *ss)
 	return 0;
 }
 
-long xsie_load(struct x_sie_load *req)
+static int xsie_check_live_spans(struct x_sie_load *req, const struct x_sie_span *spans)
 {
-	struct x_sie_const *consts = NULL;
-	struct x_sie_span *spans = NULL;
-	struct x_sie_ss *ss = NULL;
-	struct xsie_tx *tx = NULL;
-	long ret;
 	u32 i;
+	int ret;
 
-	req->tx_id = 0;
-	memset(req->error, 0, sizeof(req->error));
+	for (i = 0; i < req->n_spans; i++) {
+		ret = xsie_check_live(req, &spans[i].probe, spans[i].label, "probe");
+		if (!ret && spans[i].kind == X_SIE_DUAL)
+			ret = xsie_check_live(req, &spans[i].capture, spans[i].label, "capture of");
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int xsie_check_header(struct x_sie_load *req)
+{
 	if (req->abi_version != X_SIE_ABI_VERSION) {
 		REFUSE(req, "ABI version %u, the module speaks %u: rebuild kx and x-sie.ko together", req->abi_version,
 		       X_SIE_ABI_VERSION);
 		return -EINVAL;
 	}
 	if (req->n_consts < 1 || req->n_consts > X_SIE_MAX_CONSTS || req->n_spans < 1 ||
-	    req->n_spans > X_SIE_MAX_SPANS || req->n_ss > X_SIE_MAX_SS) {
+	    req->n_spans > X_SIE_MAX_SPANS || req->n_ss > X_SIE_MAX_SS || req->pad) {
 		REFUSE(req, "%u consts, %u spans, %u safe spans: 1..%u, 1..%u and 0..%u allowed", req->n_consts,
 		       req->n_spans, req->n_ss, X_SIE_MAX_CONSTS, X_SIE_MAX_SPANS, X_SIE_MAX_SS);
 		return -EINVAL;
@@ -390,24 +481,90 @@ long xsie_load(struct x_sie_load *req)
 		       req->n_ss);
 		return -EINVAL;
 	}
+	if (!xsie_build_id_matches(req->build_id)) {
+		REFUSE(req, "the transaction was analysed for another kernel build (build-id %*phN)",
+		       X_SIE_BUILD_ID_LEN, req->build_id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Under xsie_lock: nothing in another active transaction, room for one more. */
+static int xsie_check_free(struct x_sie_load *req, const struct x_sie_const *consts)
+{
+	u32 i;
+
+	if (xsie_n_txs >= X_SIE_MAX_TXS) {
+		REFUSE(req, "%u transactions are active already: unload one first", xsie_n_txs);
+		return -EBUSY;
+	}
+	for (i = 0; i < req->n_consts; i++) {
+		struct xsie_tx *other = xsie_find_const(consts[i].name);
+
+		if (other) {
+			REFUSE(req, "%s is already in active transaction %u", consts[i].name, other->id);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/* Under xsie_lock, with everything checked: policies, probes, arming, the first transition. */
+static int xsie_attach(struct x_sie_load *req, struct xsie_tx *tx, const struct x_sie_span *spans)
+{
+	u64 t0;
+	u32 i;
+	int ret;
+
+	for (i = 0; i < tx->n_consts; i++) {
+		ret = xsie_policy_get(&tx->consts[i], req->error, sizeof(req->error));
+		if (ret)
+			return ret;
+	}
+	t0 = ktime_get_mono_fast_ns();
+	ret = xsie_register(req, tx, spans);
+	tx->attach_ns = ktime_get_mono_fast_ns() - t0;
+	if (ret)
+		return ret;
+	/* Armed but off: the updates start per the transition. */
+	WRITE_ONCE(tx->armed, 1);	/* pairs with READ_ONCE in xsie_update_pre */
+	return xsie_transition_start(tx, 1, req->error, sizeof(req->error));
+}
+
+long xsie_load(struct x_sie_load *req)
+{
+	struct x_sie_const *consts = NULL;
+	struct x_sie_span *spans = NULL;
+	struct x_sie_ss *ss = NULL;
+	struct xsie_tx *tx;
+	long ret;
+
+	req->tx_id = 0;
+	memset(req->error, 0, sizeof(req->error));
+	ret = xsie_check_header(req);
+	if (ret)
+		goto out;
 	consts = memdup_user(u64_to_user_ptr(req->consts), req->n_consts * sizeof(*consts));
 	if (IS_ERR(consts)) {
+		ret = PTR_ERR(consts);
+		consts = NULL;
 		REFUSE(req, "cannot read the consts");
-		return PTR_ERR(consts);
+		goto out;
 	}
 	spans = vmemdup_user(u64_to_user_ptr(req->spans), req->n_spans * sizeof(*spans));
 	if (IS_ERR(spans)) {
-		kfree(consts);
+		ret = PTR_ERR(spans);
+		spans = NULL;
 		REFUSE(req, "cannot read the spans");
-		return PTR_ERR(spans);
+		goto out;
 	}
 	if (req->n_ss) {
 		ss = vmemdup_user(u64_to_user_ptr(req->ss), req->n_ss * sizeof(*ss));
 		if (IS_ERR(ss)) {
-			kfree(consts);
-			kvfree(spans);
+			ret = PTR_ERR(ss);
+			ss = NULL;
 			REFUSE(req, "cannot read the safe spans");
-			return PTR_ERR(ss);
+			goto out;
 		}
 	}
 	ret = xsie_validate(req, consts, spans, ss);
@@ -415,23 +572,11 @@ long xsie_load(struct x_sie_load *req)
 		goto out;
 
 	mutex_lock(&xsie_lock);
-	for (i = 0; i < req->n_consts; i++) {
-		struct xsie_tx *other = xsie_find_const(consts[i].name);
-
-		if (other) {
-			REFUSE(req, "%s is already in active transaction %u", consts[i].name, other->id);
-			ret = -EBUSY;
-			goto unlock;
-		}
-	}
-	for (i = 0; i < req->n_spans; i++) {
-		ret = xsie_check_live(req, &spans[i].probe, spans[i].label, "probe");
-		if (!ret && spans[i].kind == X_SIE_DUAL)
-			ret = xsie_check_live(req, &spans[i].capture, spans[i].label, "capture of");
-		if (ret)
-			goto unlock;
-	}
-	ret = xsie_check_live_ss(req, ss);
+	ret = xsie_check_free(req, consts);
+	if (!ret)
+		ret = xsie_check_live_spans(req, spans);
+	if (!ret)
+		ret = xsie_check_live_ss(req, ss);
 	if (ret)
 		goto unlock;
 	/* Held while the transaction is active: rmmod is refused. */
@@ -442,102 +587,125 @@ long xsie_load(struct x_sie_load *req)
 	}
 	tx = xsie_build_tx(req, consts, spans, ss);
 	if (!tx) {
-		module_put(THIS_MODULE);
 		REFUSE(req, "out of memory");
 		ret = -ENOMEM;
-		goto unlock;
+		goto err_module;
 	}
-	for (i = 0; i < tx->n_consts && !ret; i++)
-		ret = xsie_policy_get(&tx->consts[i], req->error, sizeof(req->error));
-	if (!ret) {
-		u64 t0 = ktime_get_mono_fast_ns();
-
-		ret = xsie_register(req, tx);
-		tx->attach_ns = ktime_get_mono_fast_ns() - t0;
-	}
-	if (!ret) {
-		/* Armed but off: the updates start per the transition. */
-		WRITE_ONCE(tx->armed, 1);
-		ret = xsie_transition_start(tx, 1, req->error, sizeof(req->error));
-	}
-	if (ret) {
-		xsie_transition_cancel(tx);
-		xsie_unregister(tx);
-		xsie_free_tx(tx);
-		module_put(THIS_MODULE);
-		goto unlock;
-	}
+	ret = xsie_attach(req, tx, spans);
+	if (ret)
+		goto err_tx;
 	tx->id = xsie_next_id++;
 	list_add_tail(&tx->node, &xsie_txs);
+	xsie_n_txs++;
 	req->tx_id = tx->id;
-	pr_info("x_sie: transaction %u: %u const(s), %u span(s), %u safe span(s) attached\n", tx->id, tx->n_consts,
+	pr_info("transaction %u: %u const(s), %u span(s), %u safe span(s) attached\n", tx->id, tx->n_consts,
 		tx->n_spans, tx->n_ss);
+	goto unlock;
+
+err_tx:
+	xsie_transition_cancel(tx);
+	xsie_unregister(tx);
+	xsie_free_tx(tx);
+err_module:
+	module_put(THIS_MODULE);
 unlock:
 	mutex_unlock(&xsie_lock);
 out:
 	if (ret)
-		pr_info("x_sie: load refused: %s\n", req->error);
+		pr_info("load refused: %s\n", req->error);
 	kfree(consts);
 	kvfree(spans);
 	kvfree(ss);
 	return ret;
 }
 
+/* Under xsie_lock. */
 static void xsie_detach(struct xsie_tx *tx)
 {
 	xsie_transition_cancel(tx);
 	xsie_unregister(tx);
 	list_del(&tx->node);
-	pr_info("x_sie: transaction %u detached\n", tx->id);
+	xsie_n_txs--;
+	pr_info("transaction %u detached\n", tx->id);
 	xsie_free_tx(tx);
 	module_put(THIS_MODULE);
 }
 
 /*
- * Back to the compiled behaviour the way the load switched, then detach.
- * The switch back continues in the background when it times out: a retry
- * picks it up (the new behaviour is never restored half-way).
+ * Back to the compiled behaviour the way the load switched, waiting without
+ * xsie_lock (tx is ours: `unloading`). A switch to the new values still
+ * under way completes first; the new behaviour is never restored half-way.
+ * On -EBUSY the switch back goes on in the background and a retry picks it up.
  */
-static long xsie_revert(struct xsie_tx *tx, struct x_sie_unload *req)
+static int xsie_revert(struct xsie_tx *tx, struct x_sie_unload *req)
 {
 	int ret;
 
-	if (READ_ONCE(tx->phase) == X_SIE_PHASE_SWITCHING && xsie_transition_wait(tx, req->timeout_ms)) {
-		REFUSE(req, "transaction %u is still switching to its new values (%u task(s) inside safe spans)",
-		       tx->id, READ_ONCE(tx->inside));
-		return -EBUSY;
-	}
-	if (READ_ONCE(tx->phase) == X_SIE_PHASE_ACTIVE) {
-		ret = xsie_transition_start(tx, 0, req->error, sizeof(req->error));
+	if (READ_ONCE(tx->phase) == X_SIE_PHASE_SWITCHING) {
+		ret = xsie_transition_wait(tx, req->timeout_ms);
+		if (ret == -EBUSY)
+			REFUSE(req, "transaction %u is still switching to its new values (%u task(s) inside safe spans)",
+			       tx->id, READ_ONCE(tx->inside));
 		if (ret)
 			return ret;
 	}
-	if (xsie_transition_wait(tx, req->timeout_ms)) {
+	if (READ_ONCE(tx->phase) == X_SIE_PHASE_ACTIVE) {
+		mutex_lock(&xsie_lock);
+		ret = xsie_transition_start(tx, 0, req->error, sizeof(req->error));
+		mutex_unlock(&xsie_lock);
+		if (ret)
+			return ret;
+	}
+	ret = xsie_transition_wait(tx, req->timeout_ms);
+	if (ret == -EBUSY)
 		REFUSE(req, "%u task(s) still inside safe spans of transaction %u after %u ms; it keeps switching back: retry, or force",
 		       READ_ONCE(tx->inside), tx->id, req->timeout_ms);
-		return -EBUSY;
-	}
-	return 0;
+	return ret;
+}
+
+static struct xsie_tx *xsie_find(u32 id)
+{
+	struct xsie_tx *tx;
+
+	list_for_each_entry(tx, &xsie_txs, node)
+		if (tx->id == id)
+			return tx;
+	return NULL;
 }
 
 long xsie_unload(struct x_sie_unload *req)
 {
 	struct xsie_tx *tx;
-	long ret = -ENOENT;
+	long ret = 0;
 
 	memset(req->error, 0, sizeof(req->error));
-	if (req->abi_version != X_SIE_ABI_VERSION || req->force > 1)
+	if (req->abi_version != X_SIE_ABI_VERSION || req->force > 1 || req->timeout_ms > X_SIE_MAX_TIMEOUT_MS) {
+		REFUSE(req, "bad unload request (ABI %u, force %u, timeout %u ms: at most %u)", req->abi_version,
+		       req->force, req->timeout_ms, X_SIE_MAX_TIMEOUT_MS);
 		return -EINVAL;
+	}
 	mutex_lock(&xsie_lock);
-	list_for_each_entry(tx, &xsie_txs, node)
-		if (tx->id == req->tx_id) {
-			ret = req->force ? 0 : xsie_revert(tx, req);
-			if (!ret)
-				xsie_detach(tx);
-			break;
-		}
-	if (ret == -ENOENT)
+	tx = xsie_find(req->tx_id);
+	if (!tx) {
 		REFUSE(req, "no active transaction %u", req->tx_id);
+		ret = -ENOENT;
+	} else if (tx->unloading) {
+		REFUSE(req, "transaction %u is being unloaded by another caller", tx->id);
+		ret = -EBUSY;
+	} else {
+		tx->unloading = true;
+	}
+	mutex_unlock(&xsie_lock);
+	if (ret)
+		return ret;
+
+	if (!req->force)
+		ret = xsie_revert(tx, req);
+	mutex_lock(&xsie_lock);
+	if (ret)
+		tx->unloading = false;
+	else
+		xsie_detach(tx);
 	mutex_unlock(&xsie_lock);
 	return ret;
 }
@@ -551,69 +719,71 @@ void xsie_unload_all(void)
 	mutex_unlock(&xsie_lock);
 }
 
+static void xsie_span_status(const struct xsie_tx *tx, const struct xsie_span *s, u32 i,
+			     struct x_sie_span_status *r)
+{
+	const struct xsie_const *c = &tx->consts[s->const_index];
+
+	r->tx_id = tx->id;
+	r->span_index = i;
+	strscpy(r->const_name, c->req.name, sizeof(r->const_name));
+	r->value = c->req.value;
+	strscpy(r->label, s->label, sizeof(r->label));
+	r->probe_addr = (unsigned long)s->probe.addr;
+	r->capture_addr = s->caps ? (unsigned long)s->capture.addr : 0;
+	r->hits = atomic64_read(&s->hits);
+	r->skipped = atomic64_read(&s->skipped);
+	r->captures = atomic64_read(&s->captures);
+	r->faults = atomic64_read(&s->faults);
+	r->policy_runs = atomic64_read(&s->policy_runs);
+	r->policy_unset = atomic64_read(&s->policy_unset);
+	r->policy_rejected = atomic64_read(&s->policy_rejected);
+	r->policy_busy = atomic64_read(&s->policy_busy);
+	r->missed = s->probe.nmissed + (s->caps ? s->capture.nmissed : 0);
+	r->probe_state = xsie_probe_state((struct kprobe *)&s->probe);
+	r->capture_state = s->caps ? xsie_probe_state((struct kprobe *)&s->capture) : X_SIE_PROBE_NONE;
+	r->kind = s->kind;
+	r->policy = c->prog != NULL;
+}
+
 long xsie_status(struct x_sie_status *req)
 {
 	struct x_sie_span_status *out = NULL;
 	struct x_sie_tx_status *txout = NULL;
 	struct xsie_tx *tx;
-	u32 n = 0, ntx = 0, cap = req->capacity, txcap = req->tx_capacity, i;
+	u32 n = 0, ntx = 0, i;
+	u32 cap = min_t(u32, req->capacity, X_SIE_MAX_SPANS * X_SIE_MAX_TXS);
+	u32 txcap = min_t(u32, req->tx_capacity, X_SIE_MAX_TXS);
 	long ret = 0;
 
 	if (req->abi_version != X_SIE_ABI_VERSION || req->pad)
 		return -EINVAL;
-	cap = min_t(u32, cap, X_SIE_MAX_SPANS * 64);
-	txcap = min_t(u32, txcap, 64);
 	out = kvcalloc(max(cap, 1u), sizeof(*out), GFP_KERNEL);
 	txout = kvcalloc(max(txcap, 1u), sizeof(*txout), GFP_KERNEL);
 	if (!out || !txout) {
-		kvfree(out);
-		kvfree(txout);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto out;
 	}
 	mutex_lock(&xsie_lock);
 	list_for_each_entry(tx, &xsie_txs, node) {
 		if (ntx < txcap) {
-			u32 k;
-
 			xsie_transition_status(tx, &txout[ntx]);
-			for (k = 0; k < tx->n_spans; k++)
-				txout[ntx].policy_runs += atomic64_read(&tx->spans[k].policy_runs);
+			for (i = 0; i < tx->n_spans; i++)
+				txout[ntx].policy_runs += atomic64_read(&tx->spans[i].policy_runs);
 		}
 		ntx++;
-		for (i = 0; i < tx->n_spans; i++, n++) {
-			struct xsie_span *s = &tx->spans[i];
-			struct x_sie_span_status *r;
-
-			if (n >= cap)
-				continue;
-			r = &out[n];
-			r->tx_id = tx->id;
-			r->span_index = i;
-			strscpy(r->const_name, tx->consts[s->const_index].req.name, sizeof(r->const_name));
-			r->value = tx->consts[s->const_index].req.value;
-			strscpy(r->label, s->label, sizeof(r->label));
-			r->probe_addr = (unsigned long)s->probe.addr;
-			r->capture_addr = s->caps ? (unsigned long)s->capture.addr : 0;
-			r->hits = atomic64_read(&s->hits);
-			r->skipped = atomic64_read(&s->skipped);
-			r->captures = atomic64_read(&s->captures);
-			r->faults = atomic64_read(&s->faults);
-			r->policy_runs = atomic64_read(&s->policy_runs);
-			r->policy_unset = atomic64_read(&s->policy_unset);
-			r->policy_rejected = atomic64_read(&s->policy_rejected);
-			r->missed = s->probe.nmissed + (s->caps ? s->capture.nmissed : 0);
-			r->probe_state = xsie_probe_state(&s->probe);
-			r->capture_state = s->caps ? xsie_probe_state(&s->capture) : X_SIE_PROBE_NONE;
-			r->kind = s->kind;
-			r->policy = tx->consts[s->const_index].prog != NULL;
-		}
+		for (i = 0; i < tx->n_spans; i++, n++)
+			if (n < cap)
+				xsie_span_status(tx, &tx->spans[i], i, &out[n]);
 	}
 	mutex_unlock(&xsie_lock);
+	/* Counts are what exists; the records filled are the first min(count, capacity). */
 	req->n_spans = n;
 	req->n_transactions = ntx;
 	if (copy_to_user(u64_to_user_ptr(req->spans), out, min(n, cap) * sizeof(*out)) ||
 	    copy_to_user(u64_to_user_ptr(req->txs), txout, min(ntx, txcap) * sizeof(*txout)))
 		ret = -EFAULT;
+out:
 	kvfree(out);
 	kvfree(txout);
 	return ret;

@@ -24,7 +24,7 @@
 #include <linux/types.h>
 
 #define X_SIE_DEVICE "x-sie"
-#define X_SIE_ABI_VERSION 2
+#define X_SIE_ABI_VERSION 3
 
 /* Bounds of everything the module copies in. */
 #define X_SIE_MAX_CONSTS 16
@@ -39,6 +39,10 @@
 #define X_SIE_MAX_SS 32		/* safe spans per transaction */
 #define X_SIE_MAX_SS_EXITS 15	/* exit sites per safe span */
 #define X_SIE_MAX_SS_RANGES 64	/* code ranges per safe span (stack inspection) */
+#define X_SIE_MAX_TXS 64	/* active transactions */
+#define X_SIE_MAX_TIMEOUT_MS 600000	/* longest unload wait: 10 minutes */
+#define X_SIE_BUILD_ID_LEN 20	/* a GNU build-id (SHA-1) */
+#define X_SIE_WAIT_PIDS 8	/* tasks a status names as holding a transition back */
 
 /* Registers in x86 encoding order, as the update language names them. */
 enum x_sie_reg {
@@ -144,7 +148,7 @@ struct x_sie_site {
 	__u8 alt[16];	/* unused tail zero */
 };
 
-enum x_sie_kind { X_SIE_INSERTION = 1, X_SIE_INVERSE, X_SIE_DUAL };
+enum x_sie_kind { X_SIE_INSERTION = 1, X_SIE_INVERSE, X_SIE_DUAL, X_SIE_KIND_END };
 
 struct x_sie_span {
 	__u32 const_index;		/* into the transaction's consts */
@@ -209,19 +213,22 @@ struct x_sie_load {
 	__u32 n_ss;			/* 0 (IMMEDIATE only) .. X_SIE_MAX_SS */
 	__u32 transition;		/* enum x_sie_transition */
 	__u64 ss;			/* user pointer to struct x_sie_ss[n_ss] */
+	__u8 build_id[X_SIE_BUILD_ID_LEN];	/* of the kernel the sites were analysed in */
+	__u32 pad;
 	char error[X_SIE_ERROR_LEN];	/* out: why the load was refused */
 };
 
 /*
  * X_SIE_IOC_UNLOAD switches back to the compiled behaviour the way the
  * load switched (monitors again), then detaches. If tasks stay inside safe
- * spans for timeout_ms, nothing changes and the call fails with EBUSY,
- * unless force is set: then it detaches anyway.
+ * spans for timeout_ms, nothing is detached and the call fails with EBUSY
+ * (the switch back goes on; a retry picks it up), unless force is set: then
+ * it detaches anyway. The wait is killable (EINTR) and holds no lock.
  */
 struct x_sie_unload {
 	__u32 abi_version;
 	__u32 tx_id;
-	__u32 timeout_ms;
+	__u32 timeout_ms;		/* 0..X_SIE_MAX_TIMEOUT_MS */
 	__u32 force;
 	char error[X_SIE_ERROR_LEN];	/* out */
 };
@@ -251,6 +258,7 @@ struct x_sie_span_status {
 	__u64 policy_runs;	/* policy executions */
 	__u64 policy_unset;	/* runs that called no x_set: compiled behaviour kept */
 	__u64 policy_rejected;	/* x_set values outside [min, max]: compiled behaviour kept */
+	__u64 policy_busy;	/* not run: another BPF program was running on the CPU */
 	__u8 probe_state;	/* enum x_sie_probe_state */
 	__u8 capture_state;
 	__u8 kind;
@@ -275,6 +283,10 @@ struct x_sie_tx_status {
 	__u32 scanned;		/* tasks it scanned */
 	__u32 unverified;	/* stacks it could not unwind: counted inside */
 	__u32 overflow;		/* per-task table full: completion held back */
+	__u32 rescans;		/* stop_machine scans after the first (misses, stale marks) */
+	__u32 n_waiting;	/* entries of waiting[] in use */
+	__s32 waiting[X_SIE_WAIT_PIDS];	/* pids of tasks inside now (some) */
+	__u64 lost;		/* monitor hits lost since the last scan: completion waits for a rescan */
 	__u64 switched;		/* per-thread switches at safe-span entries */
 	__u64 entries, exits;	/* monitor hits */
 	__u64 attach_ns;	/* registering the critical-span kprobes */

@@ -11,15 +11,15 @@
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
 #else
-#include <stdio.h>
+#include <stdio.h>	/* __always_inline comes from the build (CMakeLists.txt) */
 #endif
 
-static inline __attribute__((always_inline)) __u64 x_sie_mask(unsigned int w)
+static __always_inline __u64 x_sie_mask(unsigned int w)
 {
 	return w >= 64 ? ~0ULL : ((1ULL << w) - 1);
 }
 
-static inline __attribute__((always_inline)) __s64 x_sie_signed(__u64 v, unsigned int w)
+static __always_inline __s64 x_sie_signed(__u64 v, unsigned int w)
 {
 	__u64 m;
 
@@ -133,7 +133,7 @@ static int x_sie_node_check(const struct x_sie_prog *p, unsigned int i, char *er
 	case X_SIE_OP_BNOT:
 		CHECK(w == 1 && wa == 1, "node %u: bnot of %u bits", i, wa);
 		break;
-	default: /* BAND, BOR, BXOR */
+	default:
 		CHECK(w == 1 && wa == 1 && wb == 1, "node %u: boolean op on %u, %u bits", i, wa, wb);
 		break;
 	}
@@ -220,44 +220,102 @@ void x_sie_prog_eval(const struct x_sie_prog *p, const struct x_sie_state *now, 
 		__u64 m = x_sie_mask(w), r;
 
 		switch (n->op) {
-		case X_SIE_OP_CONST: r = n->imm; break;
-		case X_SIE_OP_V: r = v; break;
-		case X_SIE_OP_REG: r = now->regs[n->arg]; break;
-		case X_SIE_OP_FLAG: r = (now->flags >> n->arg) & 1; break;
-		case X_SIE_OP_CAP: r = cap ? cap->regs[n->arg] : 0; break;
-		case X_SIE_OP_CAPFLAG: r = cap ? (cap->flags >> n->arg) & 1 : 0; break;
-		case X_SIE_OP_EXTRACT: r = (s[n->a] >> n->arg) & m; break;
-		case X_SIE_OP_ZEXT: r = s[n->a] & m; break;
-		case X_SIE_OP_SEXT: r = (__u64)x_sie_signed(s[n->a], p->nodes[n->a].width) & m; break;
-		case X_SIE_OP_CONCAT: r = ((s[n->a] << p->nodes[n->b].width) | s[n->b]) & m; break;
-		case X_SIE_OP_NOT: r = ~s[n->a] & m; break;
-		case X_SIE_OP_NEG: r = (0 - s[n->a]) & m; break;
-		case X_SIE_OP_ADD: r = (s[n->a] + s[n->b]) & m; break;
-		case X_SIE_OP_SUB: r = (s[n->a] - s[n->b]) & m; break;
-		case X_SIE_OP_MUL: r = (s[n->a] * s[n->b]) & m; break;
-		case X_SIE_OP_AND: r = s[n->a] & s[n->b] & m; break;
-		case X_SIE_OP_OR: r = (s[n->a] | s[n->b]) & m; break;
-		case X_SIE_OP_XOR: r = (s[n->a] ^ s[n->b]) & m; break;
-		case X_SIE_OP_SHL: r = s[n->b] >= w ? 0 : (s[n->a] << s[n->b]) & m; break;
-		case X_SIE_OP_LSHR: r = s[n->b] >= w ? 0 : (s[n->a] >> s[n->b]) & m; break;
+		case X_SIE_OP_CONST:
+			r = n->imm;
+			break;
+		case X_SIE_OP_V:
+			r = v;
+			break;
+		case X_SIE_OP_REG:
+			r = now->regs[n->arg];
+			break;
+		case X_SIE_OP_FLAG:
+			r = (now->flags >> n->arg) & 1;
+			break;
+		case X_SIE_OP_CAP:
+			r = cap ? cap->regs[n->arg] : 0;
+			break;
+		case X_SIE_OP_CAPFLAG:
+			r = cap ? (cap->flags >> n->arg) & 1 : 0;
+			break;
+		case X_SIE_OP_EXTRACT:
+			r = (s[n->a] >> n->arg) & m;
+			break;
+		case X_SIE_OP_ZEXT:
+			r = s[n->a] & m;
+			break;
+		case X_SIE_OP_SEXT:
+			r = (__u64)x_sie_signed(s[n->a], p->nodes[n->a].width) & m;
+			break;
+		case X_SIE_OP_CONCAT:
+			r = ((s[n->a] << p->nodes[n->b].width) | s[n->b]) & m;
+			break;
+		case X_SIE_OP_NOT:
+			r = ~s[n->a] & m;
+			break;
+		case X_SIE_OP_NEG:
+			r = (0 - s[n->a]) & m;
+			break;
+		case X_SIE_OP_ADD:
+			r = (s[n->a] + s[n->b]) & m;
+			break;
+		case X_SIE_OP_SUB:
+			r = (s[n->a] - s[n->b]) & m;
+			break;
+		case X_SIE_OP_MUL:
+			r = (s[n->a] * s[n->b]) & m;
+			break;
+		case X_SIE_OP_AND:
+			r = s[n->a] & s[n->b] & m;
+			break;
+		case X_SIE_OP_OR:
+			r = (s[n->a] | s[n->b]) & m;
+			break;
+		case X_SIE_OP_XOR:
+			r = (s[n->a] ^ s[n->b]) & m;
+			break;
+		case X_SIE_OP_SHL:
+			r = s[n->b] >= w ? 0 : (s[n->a] << s[n->b]) & m;
+			break;
+		case X_SIE_OP_LSHR:
+			r = s[n->b] >= w ? 0 : (s[n->a] >> s[n->b]) & m;
+			break;
 		case X_SIE_OP_ASHR:
 			r = (__u64)(x_sie_signed(s[n->a], w) >> (s[n->b] >= w ? w - 1 : s[n->b])) & m;
 			break;
-		case X_SIE_OP_ITE: r = s[n->a] ? s[n->b] : s[n->c]; break;
-		case X_SIE_OP_EQ: r = s[n->a] == s[n->b]; break;
-		case X_SIE_OP_ULT: r = s[n->a] < s[n->b]; break;
-		case X_SIE_OP_ULE: r = s[n->a] <= s[n->b]; break;
+		case X_SIE_OP_ITE:
+			r = s[n->a] ? s[n->b] : s[n->c];
+			break;
+		case X_SIE_OP_EQ:
+			r = s[n->a] == s[n->b];
+			break;
+		case X_SIE_OP_ULT:
+			r = s[n->a] < s[n->b];
+			break;
+		case X_SIE_OP_ULE:
+			r = s[n->a] <= s[n->b];
+			break;
 		case X_SIE_OP_SLT:
 			r = x_sie_signed(s[n->a], p->nodes[n->a].width) < x_sie_signed(s[n->b], p->nodes[n->b].width);
 			break;
 		case X_SIE_OP_SLE:
 			r = x_sie_signed(s[n->a], p->nodes[n->a].width) <= x_sie_signed(s[n->b], p->nodes[n->b].width);
 			break;
-		case X_SIE_OP_BNOT: r = s[n->a] ^ 1; break;
-		case X_SIE_OP_BAND: r = s[n->a] & s[n->b]; break;
-		case X_SIE_OP_BOR: r = s[n->a] | s[n->b]; break;
-		case X_SIE_OP_BXOR: r = s[n->a] ^ s[n->b]; break;
-		default: r = 0; break;	/* unreachable: checked at load */
+		case X_SIE_OP_BNOT:
+			r = s[n->a] ^ 1;
+			break;
+		case X_SIE_OP_BAND:
+			r = s[n->a] & s[n->b];
+			break;
+		case X_SIE_OP_BOR:
+			r = s[n->a] | s[n->b];
+			break;
+		case X_SIE_OP_BXOR:
+			r = s[n->a] ^ s[n->b];
+			break;
+		default:
+			r = 0;
+			break;	/* unreachable: checked at load */
 		}
 		s[i] = r;
 	}

@@ -80,6 +80,7 @@ void add_transition_option(CLI::App *cmd, std::shared_ptr<std::string> transitio
 
 void add_unload_options(CLI::App *cmd, std::shared_ptr<UnloadOptions> opt) {
   cmd->add_option("--timeout", opt->timeout_ms, "milliseconds to wait for tasks to leave the safe spans")
+      ->check(CLI::Range(0u, static_cast<unsigned>(X_SIE_MAX_TIMEOUT_MS)))
       ->capture_default_str();
   cmd->add_flag("--force", opt->force, "detach even if tasks stay inside safe spans (no side-effect safety)");
 }

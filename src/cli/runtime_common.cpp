@@ -8,6 +8,7 @@
 #include "analysis/const_build.h"
 #include "runtime/running_kernel.h"
 #include "spec/const_spec.h"
+#include "util/files.h"
 #include "util/hex.h"
 #include "util/progress.h"
 #include "util/stopwatch.h"
@@ -84,6 +85,8 @@ void print_spans(const std::vector<SpanStatus> &spans, bool counters) {
       printf("; policy ran %llu times (%llu kept the compiled value, %llu out of the proven range)",
              static_cast<unsigned long long>(s.policy_runs), static_cast<unsigned long long>(s.policy_unset),
              static_cast<unsigned long long>(s.policy_rejected));
+    if (counters && s.policy_busy)
+      printf(", %llu not run (another BPF program was running)", static_cast<unsigned long long>(s.policy_busy));
     printf("\n");
   }
 }
@@ -92,6 +95,15 @@ std::string ms(uint64_t ns) {
   char b[32];
   snprintf(b, sizeof b, "%.2f ms", ns / 1e6);
   return b;
+}
+
+// A task's name, or "exited" once it is gone.
+std::string task_comm(int pid) {
+  auto comm = read_file("/proc/" + std::to_string(pid) + "/comm");
+  if (!comm) return "exited";
+  std::string c = *comm;
+  while (!c.empty() && c.back() == '\n') c.pop_back();
+  return c;
 }
 
 void print_transition(const TxStatus &t) {
@@ -107,7 +119,14 @@ void print_transition(const TxStatus &t) {
   if (t.phase != "active") printf(", %u tasks inside now", t.inside);
   if (t.switched) printf(", %llu per-thread switches", static_cast<unsigned long long>(t.switched));
   if (t.overflow) printf(", task table full: completion held back");
+  if (t.lost) printf(", %llu monitor hits lost: waiting for a rescan", static_cast<unsigned long long>(t.lost));
+  if (t.rescans) printf(", %u rescans", t.rescans);
   printf("\n");
+  if (t.phase != "active" && !t.waiting.empty()) {
+    printf("  waiting for:");
+    for (int pid : t.waiting) printf(" %d (%s)", pid, task_comm(pid).c_str());
+    printf("\n");
+  }
 }
 
 }  // namespace

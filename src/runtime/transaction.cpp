@@ -287,6 +287,7 @@ Result<std::vector<uint8_t>> VmlinuxImage::code(const std::string &fn, uint64_t 
 Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
                                      const std::string &running_build_id, uint64_t slide, TransitionMode mode) {
   Transaction t;
+  t.build_id = running_build_id;
   t.transition = mode == TransitionMode::global       ? X_SIE_TRANS_GLOBAL
                  : mode == TransitionMode::per_thread ? X_SIE_TRANS_PER_THREAD
                                                       : X_SIE_TRANS_IMMEDIATE;

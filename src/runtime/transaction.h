@@ -81,6 +81,7 @@ struct Transaction {
   std::vector<PlannedSpan> planned;  // parallel to spans
   std::vector<x_sie_ss> safe_spans;  // their monitors (none when immediate)
   uint32_t transition = X_SIE_TRANS_GLOBAL;
+  std::string build_id;              // of the kernel it was planned for (hex); x-sie.ko checks it
   std::vector<std::string> notes;    // for the user (e.g. "the value is T")
 };
 

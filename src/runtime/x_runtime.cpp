@@ -110,6 +110,11 @@ Result<uint32_t> XRuntime::load(const Transaction &t) {
   req.n_ss = static_cast<uint32_t>(t.safe_spans.size());
   req.ss = reinterpret_cast<uintptr_t>(t.safe_spans.data());
   req.transition = t.transition;
+  // The module refuses a transaction for another build: hex to the 20 bytes it compares.
+  if (t.build_id.size() != 2 * X_SIE_BUILD_ID_LEN)
+    return make_error("the transaction has no kernel build-id (got '" + t.build_id + "')");
+  for (size_t i = 0; i < X_SIE_BUILD_ID_LEN; ++i)
+    req.build_id[i] = static_cast<uint8_t>(std::stoul(t.build_id.substr(2 * i, 2), nullptr, 16));
   if (ioctl(fd_, X_SIE_IOC_LOAD, &req) != 0) {
     int e = errno;
     req.error[sizeof req.error - 1] = 0;
@@ -157,22 +162,22 @@ const char *phase_name(uint32_t p) {
 }  // namespace
 
 Result<RuntimeStatus> XRuntime::status() {
-  std::vector<x_sie_span_status> buf(X_SIE_MAX_SPANS);
-  std::vector<x_sie_tx_status> txbuf(8);
+  // Room for everything the module can hold: one call, every record filled.
+  std::vector<x_sie_span_status> buf(X_SIE_MAX_SPANS * X_SIE_MAX_TXS);
+  std::vector<x_sie_tx_status> txbuf(X_SIE_MAX_TXS);
   x_sie_status req{};
-  for (;;) {
-    req = {};
-    req.abi_version = X_SIE_ABI_VERSION;
-    req.capacity = static_cast<uint32_t>(buf.size());
-    req.spans = reinterpret_cast<uintptr_t>(buf.data());
-    req.tx_capacity = static_cast<uint32_t>(txbuf.size());
-    req.txs = reinterpret_cast<uintptr_t>(txbuf.data());
-    if (ioctl(fd_, X_SIE_IOC_STATUS, &req) != 0) return make_error(std::string("x-sie.ko status: ") + strerror(errno));
-    if (req.n_spans <= buf.size() && req.n_transactions <= txbuf.size()) break;
-    // Transactions were added meanwhile: ask again with room for all.
-    buf.resize(std::max<size_t>(buf.size(), req.n_spans));
-    txbuf.resize(std::max<size_t>(txbuf.size(), req.n_transactions));
+  req.abi_version = X_SIE_ABI_VERSION;
+  req.capacity = static_cast<uint32_t>(buf.size());
+  req.spans = reinterpret_cast<uintptr_t>(buf.data());
+  req.tx_capacity = static_cast<uint32_t>(txbuf.size());
+  req.txs = reinterpret_cast<uintptr_t>(txbuf.data());
+  if (ioctl(fd_, X_SIE_IOC_STATUS, &req) != 0) {
+    int e = errno;
+    return make_error(std::string("x-sie.ko status: ") + strerror(e) +
+                      (e == EPERM ? " (root with CAP_SYS_MODULE and CAP_SYS_ADMIN, or the kernel is locked down)" : ""));
   }
+  req.n_spans = std::min<uint32_t>(req.n_spans, req.capacity);
+  req.n_transactions = std::min<uint32_t>(req.n_transactions, req.tx_capacity);
   RuntimeStatus out;
   const bool optimization = kprobe_optimization_enabled();
   for (uint32_t i = 0; i < req.n_spans; ++i) {
@@ -195,6 +200,7 @@ Result<RuntimeStatus> XRuntime::status() {
     s.hits = r.hits, s.skipped = r.skipped, s.captures = r.captures, s.faults = r.faults, s.missed = r.missed;
     s.policy = r.policy != 0;
     s.policy_runs = r.policy_runs, s.policy_unset = r.policy_unset, s.policy_rejected = r.policy_rejected;
+    s.policy_busy = r.policy_busy;
     out.spans.push_back(s);
   }
   for (uint32_t i = 0; i < req.n_transactions; ++i) {
@@ -208,6 +214,8 @@ Result<RuntimeStatus> XRuntime::status() {
     t.switched = r.switched, t.entries = r.entries, t.exits = r.exits;
     t.attach_ns = r.attach_ns, t.monitor_ns = r.monitor_ns, t.scan_ns = r.scan_ns;
     t.transition_ns = r.transition_ns, t.policy_runs = r.policy_runs;
+    t.rescans = r.rescans, t.lost = r.lost;
+    t.waiting.assign(r.waiting, r.waiting + std::min<uint32_t>(r.n_waiting, X_SIE_WAIT_PIDS));
     out.txs.push_back(t);
   }
   return out;
@@ -221,7 +229,8 @@ nlohmann::json tx_json(const TxStatus &t) {
           {"scanned", t.scanned},     {"unverified", t.unverified}, {"overflow", t.overflow},
           {"switched", t.switched},   {"entries", t.entries},     {"exits", t.exits},
           {"attach_ns", t.attach_ns}, {"monitor_ns", t.monitor_ns},
-          {"scan_ns", t.scan_ns},     {"transition_ns", t.transition_ns}};
+          {"scan_ns", t.scan_ns},     {"transition_ns", t.transition_ns},
+          {"rescans", t.rescans},     {"lost", t.lost},           {"waiting", t.waiting}};
 }
 
 }  // namespace
@@ -251,7 +260,8 @@ nlohmann::json status_json(const RuntimeStatus &st) {
     nlohmann::json span = {{"label", s.label},      {"kind", s.kind},       {"probe_address", hex(s.probe)},
                            {"probe", s.probe_state}, {"hits", s.hits},       {"missed", s.missed},
                            {"faults", s.faults},    {"policy_runs", s.policy_runs},
-                           {"policy_unset", s.policy_unset}, {"policy_rejected", s.policy_rejected}};
+                           {"policy_unset", s.policy_unset}, {"policy_rejected", s.policy_rejected},
+                           {"policy_busy", s.policy_busy}};
     if (s.capture) {
       span["capture_address"] = hex(s.capture);
       span["capture"] = s.capture_state;

@@ -40,7 +40,7 @@ struct SpanStatus {
   std::string probe_state, capture_state;  // "optimized", "boosted", "int3", "pending", ""
   uint64_t hits = 0, skipped = 0, captures = 0, faults = 0, missed = 0;
   bool policy = false;  // an X-tune picks the value
-  uint64_t policy_runs = 0, policy_unset = 0, policy_rejected = 0;
+  uint64_t policy_runs = 0, policy_unset = 0, policy_rejected = 0, policy_busy = 0;
 };
 
 // A transaction's transition (paper §3.6), as the module reports it.
@@ -51,6 +51,9 @@ struct TxStatus {
   uint32_t safe_spans = 0, monitors = 0, inside = 0, seeded = 0, scanned = 0, unverified = 0, overflow = 0;
   uint64_t switched = 0, entries = 0, exits = 0, attach_ns = 0, monitor_ns = 0, scan_ns = 0, transition_ns = 0;
   uint64_t policy_runs = 0;
+  uint32_t rescans = 0;       // stop_machine scans after the first
+  uint64_t lost = 0;          // monitor hits lost since the last scan (a rescan follows)
+  std::vector<int> waiting;   // pids of some tasks inside a safe span now
 };
 
 struct RuntimeStatus {
