@@ -78,7 +78,9 @@ Status ensure_x_sie(const fs::path &ko) {
   if (!fs::exists(ko)) return make_error("x-sie.ko not found at " + ko.string());
   auto r = run({"insmod", ko.string()});
   if (!r) return r.error();
-  if (r->exit_code != 0) return make_error("insmod " + ko.string() + " failed: " + tail_lines(r->output, 2));
+  // Another kx may have inserted it meanwhile (insmod: File exists).
+  if (r->exit_code != 0 && !x_sie_loaded())
+    return make_error("insmod " + ko.string() + " failed: " + tail_lines(r->output, 2));
   return {};
 }
 
