@@ -1,11 +1,12 @@
 # In the lab guest: for each N, N sleeping threads exist while kx set
 # SHRINK_BATCH=64 runs its stop_machine scan; "N tasks_scanned scan_ns" per
-# run to $KX_RESULTS/scan.tsv.
+# run to $KX_RESULTS/scan.tsv; the calibration's ns per step to calibrate.out.
 set -eu
-KX=$1 REPS=$2 SLEEPERS=$3
-shift 3
+KX=$1 REPS=$2 SLEEPERS=$3 CALIBRATE=$4
+shift 4
 R=$KX_RESULTS
 source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
+"$CALIBRATE" > "$R/calibrate.out"
 for n in "$@"; do
   "$SLEEPERS" "$n" > "$R/sleepers.out" & pid=$!
   while ! grep -q ready "$R/sleepers.out"; do sleep 0.1; done
