@@ -38,14 +38,59 @@ std::string logical_line(const std::string &text, size_t pos) {
   return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+// `text` with comments and string and character literals blanked (newlines
+// kept, so offsets and lines stay): a name in a comment is not a use. A
+// header that only *talks* about a macro (mmzone.h's comment on
+// DEF_PRIORITY) would otherwise make every unit including it affected.
+std::string code_only(std::string text) {
+  enum { Code, Line, Block, Str, Chr } st = Code;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i], n = i + 1 < text.size() ? text[i + 1] : '\0';
+    switch (st) {
+      case Code:
+        if (c == '/' && n == '/') st = Line;
+        else if (c == '/' && n == '*') st = Block;
+        else if (c == '"') st = Str;
+        else if (c == '\'') st = Chr;
+        else continue;
+        text[i] = ' ';
+        if (st == Line || st == Block) text[++i] = ' ';
+        continue;
+      case Line:  // ends at a newline not escaped by a backslash
+        if (c == '\n' && text[i - 1] != '\\') st = Code;
+        break;
+      case Block:
+        if (c == '*' && n == '/') {
+          text[i] = text[i + 1] = ' ';
+          ++i;
+          st = Code;
+          continue;
+        }
+        break;
+      case Str:
+      case Chr:
+        if (c == '\\' && n != '\n') {
+          text[i] = text[i + 1] = ' ';
+          ++i;
+          continue;
+        }
+        if (c == (st == Str ? '"' : '\'') || c == '\n') st = Code;  // an unterminated literal ends its line
+        break;
+    }
+    if (c != '\n') text[i] = ' ';
+  }
+  return text;
+}
+
 class SourceCache {
  public:
   explicit SourceCache(fs::path tree) : tree_(std::move(tree)) {}
+  // The file's code, comments and literals blanked (code_only).
   const std::string &get(const std::string &rel) {
     auto it = text_.find(rel);
     if (it != text_.end()) return it->second;
     auto r = read_file(tree_ / rel);
-    return text_.emplace(rel, r ? *r : std::string()).first->second;
+    return text_.emplace(rel, r ? code_only(*r) : std::string()).first->second;
   }
 
  private:
