@@ -8,8 +8,10 @@
 #include <set>
 
 #include "analysis/const_build.h"
+#include "binary/cu_index.h"
 #include "binary/disasm.h"
 #include "binary/elf_file.h"
+#include "kernel/affected_objects.h"
 
 namespace kx {
 namespace {
@@ -88,6 +90,20 @@ class KernelConsts : public ::testing::Test {
 };
 PreparedKernel *KernelConsts::kernel_ = nullptr;
 ElfFile *KernelConsts::vmlinux_ = nullptr;
+
+// include/linux/mmzone.h `#define DEF_PRIORITY 12`: some 1,500 vmlinux
+// units include mmzone.h, whose comment above the define names it; only
+// mm/vmscan.c's code uses it (mm/vmpressure.c names it in comments only;
+// xfs and ice, the other users, are modules).
+TEST_F(KernelConsts, DefPriorityObjectsAreTheUnitsWhoseCodeUsesIt) {
+  auto cus = read_compile_units(kernel_->profile.debug_vmlinux, kernel_->tree);
+  ASSERT_TRUE(cus) << cus.error().message;
+  size_t including = 0;
+  for (auto &cu : *cus) including += std::count(cu.files.begin(), cu.files.end(), "include/linux/mmzone.h");
+  EXPECT_GT(including, 1000u);
+  auto a = find_affected_objects(kernel_->tree, *cus, "include/linux/mmzone.h", "DEF_PRIORITY");
+  EXPECT_EQ(a.objects, (std::vector<std::string>{"mm/vmscan.o"}));
+}
 
 // mm/vmscan.c:785 `#define SHRINK_BATCH 128`: do_shrink_slab's
 // `batch_size = shrinker->batch ? : SHRINK_BATCH` is one `mov $0x80,%eax`.
