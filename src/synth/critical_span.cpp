@@ -7,6 +7,7 @@
 
 #include "symbolic/lifter.h"
 #include "synth/update_expr.h"
+#include "util/hex.h"
 
 namespace kx {
 
@@ -495,6 +496,80 @@ bool flags_dead_after(const DecodedFunction &f, size_t last) {
   return false;
 }
 
+// Zydis's mask for each Flag.
+constexpr uint32_t kZydisFlag[kFlagCount] = {ZYDIS_CPUFLAG_CF, ZYDIS_CPUFLAG_PF, ZYDIS_CPUFLAG_AF,
+                                             ZYDIS_CPUFLAG_ZF, ZYDIS_CPUFLAG_SF, ZYDIS_CPUFLAG_OF};
+
+// Flags `in` certainly writes. A shift or rotate by a register count writes
+// none: by 0 it keeps them all.
+uint32_t flags_written(const Insn &in) {
+  const auto *cf = in.zi.cpu_flags;
+  if (!cf) return 0;
+  switch (in.mnemonic()) {
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_ROL:
+    case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR: case ZYDIS_MNEMONIC_SHLD:
+    case ZYDIS_MNEMONIC_SHRD:
+      for (uint8_t k = 0; k < in.zi.operand_count_visible; ++k)
+        if (k > 0 && in.zops[k].type == ZYDIS_OPERAND_TYPE_REGISTER && in.zops[k].size <= 8) return 0;
+      break;
+    default: break;
+  }
+  return cf->modified | cf->set_0 | cf->set_1 | cf->undefined;
+}
+
+// Does code after instruction `last` read a flag of `flags` (names, as in
+// CriticalSpan::undefined_flags) before writing it, on any path through the
+// function? The proof leaves those flags out (a build with V' may leave them
+// undefined), so such a read sees a value nothing vouches for. Calls and
+// returns end a path (the ABI keeps no flags across them), as do jumps out
+// of the function (tail calls); an indirect jump counts as a read. Returns
+// why, or empty.
+std::string reads_undefined_flag(const DecodedFunction &f, size_t last, const std::vector<std::string> &flags) {
+  uint32_t undefined = 0;
+  for (int fl = 0; fl < kFlagCount; ++fl)
+    if (std::find(flags.begin(), flags.end(), flag_name(Flag(fl))) != flags.end()) undefined |= kZydisFlag[fl];
+  auto names = [](uint32_t mask) {
+    std::string out;
+    for (int fl = 0; fl < kFlagCount; ++fl)
+      if (mask & kZydisFlag[fl]) out += (out.empty() ? "" : ", ") + std::string(flag_name(Flag(fl)));
+    return out;
+  };
+  auto index_of = [&](int64_t offset) -> std::optional<size_t> {
+    for (size_t k = 0; k < f.insns.size(); ++k)
+      if (static_cast<int64_t>(f.insns[k].offset) == offset) return k;
+    return std::nullopt;
+  };
+  std::vector<std::pair<size_t, uint32_t>> work = {{last + 1, undefined}};
+  std::set<std::pair<size_t, uint32_t>> seen;
+  while (!work.empty()) {
+    auto [i, live] = work.back();
+    work.pop_back();
+    if (!live || i >= f.insns.size() || !seen.insert({i, live}).second) continue;
+    const Insn &in = f.insns[i];
+    auto where = [&] { return " (" + in.text + " at +" + hex(in.offset) + ")"; };
+    if (in.zi.cpu_flags && (in.zi.cpu_flags->tested & live))
+      return "an instruction after the span" + where() + " reads " + names(in.zi.cpu_flags->tested & live) +
+             ", which a build with V' may leave undefined: no update can restore it";
+    auto cat = in.zi.meta.category;
+    if (cat == ZYDIS_CATEGORY_RET || cat == ZYDIS_CATEGORY_CALL || in.mnemonic() == ZYDIS_MNEMONIC_UD2 ||
+        in.mnemonic() == ZYDIS_MNEMONIC_INT3)
+      continue;
+    live &= ~flags_written(in);
+    if (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR) {
+      const Operand &o = in.ops[0];
+      if (o.type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !o.relative)
+        return "an indirect jump after the span" + where() + " may reach a read of " + names(live) +
+               ", which a build with V' may leave undefined";
+      // A target outside the function (a tail call) ends that path.
+      if (!o.relocated)
+        if (auto t = index_of(static_cast<int64_t>(in.offset + in.length) + o.value)) work.push_back({*t, live});
+      if (cat == ZYDIS_CATEGORY_UNCOND_BR) continue;
+    }
+    work.push_back({i + 1, live});
+  }
+  return "";
+}
+
 // The instruction after the span is a branch target: other paths reach the
 // update probe too. The update must then run only for a task that came
 // through the span, so a probe at the span's start marks it, as a dual
@@ -527,6 +602,13 @@ bool synthesize_and_prove(CriticalSpan &cs, const Synthesis &syn, Region impl, R
   auto [res, detail] = prove(impl, spec, seeds, cs.update, lo, hi, timeout_ms, flags_live);
   cs.proof = res;
   cs.detail = detail;
+  // The proof leaves out flags a build with V' may leave undefined: sound
+  // only while the code that follows never reads them.
+  if (cs.proof == ProofResult::Proved && flags_live)
+    if (auto why = reads_undefined_flag(*impl.f, impl.last, cs.undefined_flags); !why.empty()) {
+      cs.proof = ProofResult::Failed;
+      cs.detail = why;
+    }
   return true;
 }
 

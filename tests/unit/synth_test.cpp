@@ -84,6 +84,47 @@ struct SpanFixture : ::testing::Test {
     return build_critical_spans(f, seeds);
   }
 
+  // Machine `a`, where the ORIGINAL span left it after starting from `m`,
+  // once the span's update for `v1` has run.
+  Machine updated(const CriticalSpan &cs, Machine a, const Machine &m, int64_t v1) {
+    // The update, evaluated as the runtime does: all reads, then all writes.
+    ConcreteEnv env;
+    for (int i = 0; i < 16; ++i) {
+      env.regs[gpr_name(i)] = a.gpr[i];
+      env.caps[gpr_name(i)] = m.gpr[i];
+    }
+    for (int f = 0; f < kFlagCount; ++f) {
+      env.flags[flag_name(Flag(f))] = (a.eflags >> kFlagBit[f]) & 1;
+      env.capflags[flag_name(Flag(f))] = (m.eflags >> kFlagBit[f]) & 1;
+    }
+    env.v = static_cast<uint64_t>(v1);
+    std::vector<std::pair<nlohmann::json, uint64_t>> writes;
+    for (auto &as : cs.update["assign"]) {
+      auto v = evaluate_update_expr(as["expr"], env);
+      EXPECT_TRUE(v) << v.error().message;
+      if (!v) return a;
+      nlohmann::json dest = as["dest"];
+      if (dest.is_object()) {
+        auto addr = evaluate_update_expr(dest["mem8"], env);
+        EXPECT_TRUE(addr);
+        if (!addr) return a;
+        dest = *addr;
+      }
+      writes.push_back({dest, *v});
+    }
+    for (auto &[dest, v] : writes) {
+      if (dest.is_number()) {
+        a.data.at(dest.get<uint64_t>() - kData) = static_cast<uint8_t>(v);
+        continue;
+      }
+      for (int i = 0; i < 16; ++i)
+        if (dest == gpr_name(i)) a.gpr[i] = v;
+      for (int f = 0; f < kFlagCount; ++f)
+        if (dest == flag_name(Flag(f))) a.eflags = (a.eflags & ~(1ull << kFlagBit[f])) | (v << kFlagBit[f]);
+    }
+    return a;
+  }
+
   // The end-to-end check, over random states, for new value `v1`.
   void check_end_to_end(const std::string &src, int64_t v0, const CriticalSpan &cs, int64_t v1) {
     auto orig = code(build(src, v0)), tuned = code(build(src, v1));
@@ -101,45 +142,8 @@ struct SpanFixture : ::testing::Test {
       m.eflags = 0x2 | (rng() & 0x8d5);
       m.data.assign(0x1000, 0);
       for (auto &b : m.data) b = rng();
-      Machine a = emulate(orig, cs.start, cs.probe, m);
       Machine b = emulate(tuned, tstart, tprobe, m);
-      // The update, evaluated as the runtime does: all reads, then all writes.
-      ConcreteEnv env;
-      for (int i = 0; i < 16; ++i) {
-        env.regs[gpr_name(i)] = a.gpr[i];
-        env.caps[gpr_name(i)] = m.gpr[i];
-      }
-      for (int f = 0; f < kFlagCount; ++f) {
-        env.flags[flag_name(Flag(f))] = (a.eflags >> kFlagBit[f]) & 1;
-        env.capflags[flag_name(Flag(f))] = (m.eflags >> kFlagBit[f]) & 1;
-      }
-      env.v = static_cast<uint64_t>(v1);
-      std::vector<std::pair<nlohmann::json, uint64_t>> writes;
-      for (auto &as : cs.update["assign"]) {
-        auto v = evaluate_update_expr(as["expr"], env);
-        ASSERT_TRUE(v) << v.error().message;
-        nlohmann::json dest = as["dest"];
-        if (dest.is_object()) {
-          auto addr = evaluate_update_expr(dest["mem8"], env);
-          ASSERT_TRUE(addr);
-          dest = *addr;
-        }
-        writes.push_back({dest, *v});
-      }
-      std::set<std::string> assigned_flags;
-      for (auto &[dest, v] : writes) {
-        if (dest.is_number()) {
-          a.data.at(dest.get<uint64_t>() - kData) = static_cast<uint8_t>(v);
-          continue;
-        }
-        for (int i = 0; i < 16; ++i)
-          if (dest == gpr_name(i)) a.gpr[i] = v;
-        for (int f = 0; f < kFlagCount; ++f)
-          if (dest == flag_name(Flag(f))) {
-            a.eflags = (a.eflags & ~(1ull << kFlagBit[f])) | (v << kFlagBit[f]);
-            assigned_flags.insert(dest);
-          }
-      }
+      Machine a = updated(cs, emulate(orig, cs.start, cs.probe, m), m, v1);
       for (int i = 0; i < 16; ++i) EXPECT_EQ(a.gpr[i], b.gpr[i]) << src << " " << gpr_name(i) << " V'=" << v1;
       for (int f = 0; f < kFlagCount; ++f) {
         // Flags the ISA leaves undefined after the span (AF after logic, SF/ZF/PF
@@ -205,6 +209,37 @@ TEST_F(SpanFixture, ShiftCapturesFlagsItMayKeep) {
   EXPECT_EQ(cs[0].kind, SynthKind::Dual);
   EXPECT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
   for (int64_t v : {0, 1, 5, 31}) check_end_to_end("shift_dual.S", 3, cs[0], v);
+}
+
+TEST_F(SpanFixture, UpdateIsRefusedWhereLaterCodeReadsAFlagItMayLeaveUndefined) {
+  auto cs = spans("shift_carry.S", 3);
+  ASSERT_EQ(cs.size(), 1u);
+  const auto &u = cs[0].undefined_flags;
+  ASSERT_NE(std::find(u.begin(), u.end(), "cf"), u.end());  // shlb by 8..31
+  EXPECT_EQ(cs[0].proof, ProofResult::Failed) << "the jc after the span reads CF";
+  EXPECT_NE(cs[0].detail.find("reads cf, which a build with V' may leave undefined"), std::string::npos)
+      << cs[0].detail;
+  // What the refusal prevents: the update leaves CF as the shift by 3 set
+  // it (bit 5 of al), where a build with 5, whose CF is defined, has bit 3.
+  auto orig = code(build("shift_carry.S", 3)), tuned = code(build("shift_carry.S", 5));
+  int differ = 0;
+  for (uint64_t al = 0; al < 256; ++al) {
+    Machine m{{}, 0x2, std::vector<uint8_t>(0x1000)};
+    m.gpr[0] = al;
+    Machine a = updated(cs[0], emulate(orig, cs[0].start, cs[0].probe, m), m, 5);
+    Machine b = emulate(tuned, cs[0].start, cs[0].probe, m);
+    EXPECT_EQ(a.gpr[0], b.gpr[0]);
+    differ += (a.eflags & 1) != (b.eflags & 1);
+  }
+  EXPECT_EQ(differ, 128);  // the al whose bits 5 and 3 differ
+}
+
+TEST_F(SpanFixture, FlagsRewrittenOnEveryPathBeforeAReadAreNotRead) {
+  // shift_dual.S: the cmp after `shr` rewrites every flag before seta reads one.
+  auto cs = spans("shift_dual.S", 3);
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_FALSE(cs[0].undefined_flags.empty());  // OF for counts above 1
+  EXPECT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
 }
 
 TEST_F(SpanFixture, StrengthReducedUseIsMatchedByItsExpression) {
