@@ -354,6 +354,27 @@ struct Region {
   size_t first, last;
 };
 
+// True where every seed's T = aV + b (computed without wrapping) fits its
+// operand: an immediate or register of w bits holds -2^(w-1) .. 2^w - 1
+// (either signedness), a displacement a signed 32-bit value.
+z3::expr operands_fit(const DecodedFunction &f, const std::vector<SpanSeed> &seeds, const z3::expr &v) {
+  z3::context &c = v.ctx();
+  z3::expr all = c.bool_val(true);
+  for (auto &sd : seeds) {
+    const Insn &in = f.insns[sd.insn];
+    bool mem = in.ops[sd.operand].type == ZYDIS_OPERAND_TYPE_MEMORY;
+    unsigned w = mem ? 32 : std::min<unsigned>(in.zi.operand_width, 64);
+    z3::expr t = z3::sext(v, 64);
+    if (sd.relation.linear)
+      t = c.bv_val(sd.relation.a, 128) * t + c.bv_val(sd.relation.b, 128);
+    auto pow2 = [&](unsigned k) { return z3::shl(c.bv_val(1, 128), c.bv_val(k, 128)); };
+    z3::expr lo = -pow2(w - 1);
+    z3::expr hi = (mem || w == 64 ? pow2(w - 1) : pow2(w)) - c.bv_val(1, 128);
+    all = all && t >= lo && t <= hi;
+  }
+  return all;
+}
+
 // Proves impl(V0); update(V') == spec(V') for all states and V' in range,
 // where spec is `spec` run with its seeds' T written in terms of V'.
 std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const std::vector<SpanSeed> &seeds,
@@ -403,18 +424,24 @@ std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const st
     if (!depends_on_undefined(spec.flag[fl])) same = same && after.flag[fl] == spec.flag[fl];
   same = same && after.mem == spec.mem;
 
+  // The range is checked, not trusted: beyond the widths of the seeds'
+  // operands the compiler emits other instructions, which spec does not model.
+  z3::expr fits = operands_fit(*spec_r.f, seeds, v);
+
   z3::solver s(c);
   z3::params p(c);
   p.set("timeout", timeout_ms);
   s.set(p);
   s.add(v >= c.bv_val(v_min, 64) && v <= c.bv_val(v_max, 64));
-  s.add(!same);
+  s.add(!(same && fits));
   switch (s.check()) {
     case z3::unsat: return {ProofResult::Proved, ""};
     case z3::unknown: return {ProofResult::Timeout, "z3: " + s.reason_unknown()};
     case z3::sat: {
       auto m = s.get_model();
-      return {ProofResult::Failed, "counterexample at V'=" + m.eval(v, true).to_string()};
+      std::string at = "counterexample at V'=" + std::to_string(static_cast<int64_t>(m.eval(v, true).get_numeral_uint64()));
+      if (m.eval(fits, true).is_false()) return {ProofResult::Failed, at + ": T no longer fits a seed's operand"};
+      return {ProofResult::Failed, at};
     }
   }
   return {ProofResult::Failed, "z3 gave no answer"};
@@ -613,6 +640,12 @@ bool synthesize_and_prove(CriticalSpan &cs, const Synthesis &syn, Region impl, R
 }
 
 }  // namespace
+
+std::pair<ProofResult, std::string> prove_update(const DecodedFunction &f, size_t first, size_t last,
+                                                 const std::vector<SpanSeed> &seeds, const nlohmann::json &update,
+                                                 int64_t v_min, int64_t v_max, unsigned timeout_ms) {
+  return prove({&f, first, last}, {&f, first, last}, seeds, update, v_min, v_max, timeout_ms);
+}
 
 std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_t ofirst, size_t olast,
                                               const DecodedFunction &test, size_t tfirst, size_t tlast,

@@ -67,8 +67,8 @@ struct SpanFixture : ::testing::Test {
     auto b = e->bytes(*t, 0, e->section_size(*t));
     return {b->begin(), b->end()};
   }
-  // Seeds, then spans of the original build.
-  std::vector<CriticalSpan> spans(const std::string &src, int64_t v0) {
+  // The seeds of the original build `f`.
+  std::vector<SpanSeed> seeds(const std::string &src, int64_t v0, DecodedFunction &f) {
     std::vector<Variant> vs;
     auto values = choose_test_values(v0);
     for (size_t i = 0; i < 3; ++i) vs.push_back({values[i], build(src, values[i])});
@@ -76,12 +76,18 @@ struct SpanFixture : ::testing::Test {
     auto found = find_object_seeds(src, orig, vs, v0);
     EXPECT_TRUE(found) << found.error().message;
     EXPECT_FALSE(found->seeds.empty());
-    DecodedFunction f = function(orig);
-    std::vector<SpanSeed> seeds;
+    f = function(orig);
+    std::vector<SpanSeed> out;
     for (auto &s : found->seeds)
       for (size_t i = 0; i < f.insns.size(); ++i)
-        if (f.insns[i].offset == s.offset) seeds.push_back({i, s.operand, s.relation});
-    return build_critical_spans(f, seeds);
+        if (f.insns[i].offset == s.offset) out.push_back({i, s.operand, s.relation});
+    return out;
+  }
+  // Seeds, then spans of the original build.
+  std::vector<CriticalSpan> spans(const std::string &src, int64_t v0) {
+    DecodedFunction f;
+    auto s = seeds(src, v0, f);
+    return build_critical_spans(f, s);
   }
 
   // Machine `a`, where the ORIGINAL span left it after starting from `m`,
@@ -275,6 +281,85 @@ TEST_F(SpanFixture, StrengthReducedUseIsMatchedByItsExpression) {
       EXPECT_EQ(cs->update["assign"][0]["dest"], "rax");
       EXPECT_EQ(*evaluate_update_expr(cs->update["assign"][0]["expr"], env), (x * v) & 0xffffffff);
     }
+}
+
+// The proof checker against wrong updates: each must get a counterexample.
+struct ProofChecker : SpanFixture {
+  DecodedFunction f;
+  std::vector<SpanSeed> seed;
+  CriticalSpan cs;
+  void load(const std::string &src, int64_t v0) {
+    seed = seeds(src, v0, f);
+    auto all = build_critical_spans(f, seed);
+    ASSERT_EQ(all.size(), 1u);
+    cs = all[0];
+    ASSERT_EQ(cs.proof, ProofResult::Proved) << cs.detail;
+  }
+  std::pair<ProofResult, std::string> prove(const nlohmann::json &update, int64_t lo, int64_t hi) {
+    return prove_update(f, cs.first, cs.last, seed, update, lo, hi);
+  }
+  void expect_counterexample(const nlohmann::json &update, int64_t lo, int64_t hi, const std::string &at) {
+    auto [res, why] = prove(update, lo, hi);
+    EXPECT_EQ(res, ProofResult::Failed) << update.dump();
+    EXPECT_NE(why.find("counterexample at V'=" + at), std::string::npos) << why;
+  }
+};
+
+// Replaces every ["v"] in `j` by `by`.
+nlohmann::json replace_v(const nlohmann::json &j, const nlohmann::json &by) {
+  if (j == nlohmann::json::array({"v"})) return by;
+  if (!j.is_array()) return j;
+  nlohmann::json out = nlohmann::json::array();
+  for (auto &x : j) out.push_back(replace_v(x, by));
+  return out;
+}
+
+TEST_F(ProofChecker, TheSynthesizedUpdateIsProvedOverItsRange) {
+  load("insert_mov.S", 128);
+  EXPECT_EQ(prove(cs.update, cs.v_min, cs.v_max).first, ProofResult::Proved);
+}
+
+TEST_F(ProofChecker, AnOffByOneUpdateGetsACounterexample) {
+  for (auto [src, v0] : {std::pair<const char *, int64_t>{"insert_mov.S", 128}, {"flags_cmp.S", 8}, {"dual_mask.S", 32}}) {
+    SCOPED_TRACE(src);
+    load(src, v0);
+    nlohmann::json u = cs.update;
+    for (auto &a : u["assign"]) a["expr"] = replace_v(a["expr"], nlohmann::json::array({"add", 64, nlohmann::json::array({"v"}),
+                                                                         nlohmann::json::array({"const", 64, "0x1"})}));
+    ASSERT_NE(u, cs.update);
+    auto [res, why] = prove(u, cs.v_min, cs.v_max);
+    EXPECT_EQ(res, ProofResult::Failed);
+    EXPECT_NE(why.find("counterexample at V'="), std::string::npos) << why;
+    printf("%s, V' + 1: %s\n", src, why.c_str());
+  }
+}
+
+TEST_F(ProofChecker, AWrongRegisterGetsACounterexample) {
+  load("dual_mask.S", 32);  // eax = (sbb's eax & -V) + 2V: reads the captured rax
+  nlohmann::json dest = cs.update;
+  ASSERT_EQ(dest["assign"][0]["dest"], "rax");
+  dest["assign"][0]["dest"] = "rdx";
+  auto [res, why] = prove(dest, cs.v_min, cs.v_max);
+  EXPECT_EQ(res, ProofResult::Failed);
+  printf("written to rdx: %s\n", why.c_str());
+  nlohmann::json read = cs.update;
+  std::string e = read["assign"][0]["expr"].dump();
+  ASSERT_NE(e.find("[\"cap\",\"rax\"]"), std::string::npos) << e;
+  e.replace(e.find("[\"cap\",\"rax\"]"), 13, "[\"cap\",\"rsi\"]");
+  read["assign"][0]["expr"] = nlohmann::json::parse(e);
+  std::tie(res, why) = prove(read, cs.v_min, cs.v_max);
+  EXPECT_EQ(res, ProofResult::Failed);
+  printf("reading rsi: %s\n", why.c_str());
+}
+
+// One past the widest range an operand allows: its own width.
+TEST_F(ProofChecker, ARangeOneTooWideGetsACounterexampleAtTheExtraValue) {
+  load("insert_mov.S", 128);  // mov $V, %eax: an imm32, V in [-2^31, 2^32 - 1]
+  expect_counterexample(cs.update, cs.v_min, 4294967296, "4294967296: T no longer fits");
+  expect_counterexample(cs.update, -2147483649, cs.v_max, "-2147483649: T no longer fits");
+  load("flags_cmp.S", 8);  // cmp $(V - 1), %al: an imm8 holding T = V - 1, V in [-127, 256]
+  expect_counterexample(cs.update, cs.v_min, 257, "257: T no longer fits");
+  expect_counterexample(cs.update, -128, cs.v_max, "-128: T no longer fits");
 }
 
 TEST(UpdateExpr, RoundTripsThroughJsonAndAgreesWithZ3) {
