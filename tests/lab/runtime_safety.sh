@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib/common.sh"
 
 ROOT=$(cd "$HERE/../.." && pwd)
 "$KX" kernel build-module "$ROOT/kmod" >/dev/null
-"$KX" show BLK_MAX_REQUEST_COUNT >/dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT >/dev/null
+"$KX" build --if-stale BLK_MAX_REQUEST_COUNT >/dev/null
 "$KX" show BLK_MAX_REQUEST_COUNT --json > "$WORK/blk.json"
 vmlinux=$("$KX" kernel show | python3 -c 'import json, sys; print(json.load(sys.stdin)["debug_vmlinux"])')
 syms=$(nm "$vmlinux")
