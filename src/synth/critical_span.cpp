@@ -32,6 +32,8 @@ const char *proof_name(ProofResult p) {
 
 namespace {
 
+uint32_t flags_written(const Insn &in);
+
 bool ends_block(const Insn &in) {
   switch (in.zi.meta.category) {
     case ZYDIS_CATEGORY_COND_BR:
@@ -517,7 +519,7 @@ bool flags_dead_after(const DecodedFunction &f, size_t last) {
     if (cf && (cf->tested & kAll)) return false;
     auto cat = in.zi.meta.category;
     if (cat == ZYDIS_CATEGORY_RET || cat == ZYDIS_CATEGORY_CALL) return true;
-    if (cf && ((cf->modified | cf->set_0 | cf->set_1 | cf->undefined) & kAll) == kAll) return true;
+    if ((flags_written(in) & kAll) == kAll) return true;
     if (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR) return false;
   }
   return false;
