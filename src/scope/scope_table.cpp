@@ -208,8 +208,10 @@ Status require_current_analysis(const nlohmann::json &r) {
   if (report_is_current(r)) return {};
   std::string by = report_analysis(r).empty() ? "an unversioned kx" : "kx " + report_analysis(r);
   std::string name = str(r, "name").empty() ? str(r, "id") : str(r, "name");
+  // kx build takes a macro's name; any other const by its spec.
+  std::string arg = str(r, "kind") == "macro" && !str(r, "name").empty() ? str(r, "name") : str(r, "spec");
   return make_error(name + " was analysed by " + by + ", not this kx (" + analysis_version() +
-                    "): its spans are not proven by this code; re-run kx build " + name);
+                    "): its spans are not proven by this code; re-run kx build " + arg);
 }
 
 std::string report_text(const nlohmann::json &r) {

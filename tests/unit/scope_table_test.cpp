@@ -125,6 +125,10 @@ TEST(AnalysisVersion, AReportOfAnotherVersionIsStaleAndRefused) {
                                            "): its spans are not proven by this code; re-run kx build SHRINK_BATCH");
     EXPECT_NE(report_text(r).find("STALE: analysed by " + std::string(by)), std::string::npos) << report_text(r);
   }
+  nlohmann::json literal = old;  // no macro: kx build takes its spec
+  literal["kind"] = "literal", literal["name"] = "";
+  EXPECT_NE(require_current_analysis(literal).error().message.find("re-run kx build mm/vmscan.c:785:0"),
+            std::string::npos);
   // The scope table keeps the version with the row.
   test::TempDir d;
   auto t = ScopeTable::open(d / "s.sqlite");
