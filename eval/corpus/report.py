@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Summarises eval/corpus/results/*.json (from run.sh) against the paper's §6
 numbers: coverage, critical spans per const (Fig. 14), span sizes (Fig. 15),
-relations, untunable reasons and offline time. Writes REPORT.md beside it."""
+relations, untunable reasons and offline time, and how many rows are fresh
+(made by this kx's analysis version) or stale. Writes REPORT.md beside it.
+  report.py [RESULTS_DIR [OUT_DIR]]    ($KX: the kx to ask, build/kx)"""
 import collections
 import subprocess
 import glob
@@ -13,9 +15,26 @@ import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "results")
+out_dir = sys.argv[2] if len(sys.argv) > 2 else here
 rows = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(results, "*.json")))]
 corpus_size = 240
 VMLINUX = "/usr/lib/debug/boot/vmlinux-6.1.0-56-cloud-amd64"
+
+
+def current_analysis():
+    """This kx's analysis version, or None where kx cannot say."""
+    kx = os.environ.get("KX", os.path.join(here, "..", "..", "build", "kx"))
+    try:
+        return subprocess.run([kx, "version", "--analysis"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+analysis = current_analysis()
+fresh = [r for r in rows if analysis and r.get("analysis") == analysis]
+stale_versions = collections.Counter(r.get("analysis") or "unversioned" for r in rows
+                                     if not (analysis and r.get("analysis") == analysis))
 
 
 def reason_class(r):
@@ -94,6 +113,14 @@ def dist(xs):
 out = []
 out.append("# Corpus analysis report\n")
 out.append(f"Analysed {len(rows)} of the {corpus_size} corpus rows (`eval/corpus/run.sh`).\n")
+if analysis:
+    versions = ", ".join(f"`{v}` × {n}" for v, n in stale_versions.most_common())
+    out.append(f"Fresh: {len(fresh)} of {len(rows)} rows come from this kx's analysis (`{analysis}`); "
+               f"stale: {len(rows) - len(fresh)}" + (f" ({versions}): re-run `eval/corpus/run.sh` to redo them"
+                                                      if stale_versions else "") + ".\n")
+else:
+    out.append(f"Fresh rows unknown: no kx to ask for its analysis version (build kx, or set $KX); "
+               f"analysis versions in the rows: {dict(stale_versions)}.\n")
 out.append("| status | consts |\n|---|---|")
 for s in ("tunable", "untunable", "error"):
     out.append(f"| {s} | {status.get(s, 0)} |")
@@ -119,17 +146,21 @@ for reason, n in collections.Counter(reason_class(r) for r in rows if r["status"
     out.append(f"| {reason} | {n} |")
 out.append("")
 out.append("## Per const\n")
-out.append("| id | spec | status | uses | CS | SS | time (s) | reason |\n|---|---|---|---|---|---|---|---|")
+out.append("| id | spec | status | analysis | uses | CS | SS | time (s) | reason |\n|---|---|---|---|---|---|---|---|---|")
 for r in rows:
-    out.append(f"| {r['id']} | `{r['spec']}` | {r['status']} | {len(r.get('uses', []))} | "
+    age = "fresh" if analysis and r.get("analysis") == analysis else "stale"
+    out.append(f"| {r['id']} | `{r['spec']}` | {r['status']} | {age} | {len(r.get('uses', []))} | "
                f"{len(r.get('critical_spans', []))} | {len(r.get('safe_spans', []))} | "
                f"{r.get('timing', {}).get('total', 0):.1f} | {r.get('reason', '')[:90].replace('|', '/')} |")
 text = "\n".join(out) + "\n"
-open(os.path.join(here, "REPORT.md"), "w").write(text)
+open(os.path.join(out_dir, "REPORT.md"), "w").write(text)
 print(text.split("## Per const")[0])
 
 # Figures 14 and 15 as PNGs beside the report (Debian's python3-matplotlib:
 # run with /usr/bin/python3; skipped where matplotlib is missing).
+if not tunable:
+    print("no tunable rows: no plots")
+    raise SystemExit(0)
 try:
     import matplotlib
     matplotlib.use("Agg")
@@ -144,7 +175,7 @@ bins = [b - 0.5 for b in range(0, top + 2)]
 ax.hist([cs_per_const, ss_per_const], bins=bins, label=["critical spans", "safe spans"])
 ax.set_xlabel("spans per tunable const"); ax.set_ylabel("consts"); ax.legend()
 ax.set_title(f"Spans per const, {len(tunable)} tunable consts (paper Fig. 14)")
-fig.tight_layout(); fig.savefig(os.path.join(here, "fig14_spans_per_const.png"), dpi=100)
+fig.tight_layout(); fig.savefig(os.path.join(out_dir, "fig14_spans_per_const.png"), dpi=100)
 
 
 def cdf(a, xs, label):
@@ -160,5 +191,5 @@ ax[1].set_xlabel("bytes"); ax[1].set_title("safe spans vs their functions, bytes
 for a in ax:
     a.set_xscale("log"); a.set_ylabel("CDF"); a.legend()
 fig.suptitle("Critical spans, safe spans and functions (paper Fig. 15)")
-fig.tight_layout(); fig.savefig(os.path.join(here, "fig15_sizes.png"), dpi=100)
-print("wrote eval/corpus/fig14_spans_per_const.png and fig15_sizes.png")
+fig.tight_layout(); fig.savefig(os.path.join(out_dir, "fig15_sizes.png"), dpi=100)
+print(f"wrote {out_dir}/fig14_spans_per_const.png and fig15_sizes.png")

@@ -11,7 +11,7 @@ trap 'rm -rf "$out"' EXIT
 # first, so the slow guest does neither.
 lab_ready() {
   local c
-  for c in "$@"; do "$KX" show "$c" > /dev/null 2>&1 || "$KX" build "$c" > /dev/null; done
+  for c in "$@"; do "$KX" build --if-stale "$c" >/dev/null; done
   "$KX" kernel build-module kmod > /dev/null
 }
 

@@ -13,6 +13,7 @@
 #include "kernel/affected_objects.h"
 #include "kernel/rebuild.h"
 #include "spec/c_tokens.h"
+#include "util/analysis_version.h"
 #include "util/files.h"
 #include "util/progress.h"
 
@@ -361,6 +362,7 @@ nlohmann::json to_json(const ConstReport &r) {
   j["kind"] = site_kind_name(r.site.kind);
   j["definition"] = r.site.definition;
   j["kernel"] = {{"release", r.release}, {"build_id", r.build_id}};
+  j["analysis"] = analysis_version();
   j["objects"] = r.objects;
   j["test_values"] = r.test_values;
   j["uses"] = nlohmann::json::array();

@@ -47,9 +47,17 @@ Result<nlohmann::json> const_report(RuntimeContext &ctx, const std::vector<nlohm
                                     const std::string &key) {
   std::string canonical = key;
   if (auto spec = parse_const_spec(key)) canonical = spec->str();
+  // A report of another analysis version is refused, not re-proven here:
+  // re-analysis rebuilds kernel objects, which kx build does knowingly.
   for (auto &r : given)
-    if (r.value("id", "") == key || r.value("spec", "") == canonical) return r;
-  if (auto r = ctx.table->get(canonical)) return *r;
+    if (r.value("id", "") == key || r.value("spec", "") == canonical) {
+      KX_TRY(require_current_analysis(r));
+      return r;
+    }
+  if (auto r = ctx.table->get(canonical)) {
+    KX_TRY(require_current_analysis(*r));
+    return *r;
+  }
   note(key + " is not in the scope table: analysing it");
   auto r = build_const(ctx.kernel, key);
   if (!r) return r.error().context(key);

@@ -30,7 +30,8 @@ Result<RuntimeContext> open_runtime_context(const Globals &g);
 Result<RuntimeContext> open_scope_context(const Globals &g);
 
 // The const's report: from `given` (saved kx build --json), the scope table,
-// or a fresh analysis stored there.
+// or a fresh analysis stored there. A report from another analysis version
+// is refused (require_current_analysis).
 Result<nlohmann::json> const_report(RuntimeContext &ctx, const std::vector<nlohmann::json> &given,
                                     const std::string &key);
 

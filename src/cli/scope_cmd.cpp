@@ -1,4 +1,5 @@
-// kx show SPEC|ID [--json] · kx list [--json]: the scope table of the profile's kernel.
+// kx show SPEC|ID [--json] · kx list [--json]: the scope table of the profile's
+// kernel, stale rows (another analysis version) marked. kx version.
 #include <cstdio>
 #include <iostream>
 
@@ -6,6 +7,7 @@
 #include "kernel/tree_cache.h"
 #include "scope/scope_table.h"
 #include "spec/const_spec.h"
+#include "util/analysis_version.h"
 
 namespace kx::cli {
 
@@ -48,19 +50,38 @@ void add_scope_commands(CLI::App &app, Globals &g, Action &action) {
         for (auto &r : all)
           out.push_back({{"id", r["id"]}, {"spec", r["spec"]}, {"value", r["value"]}, {"status", r["status"]},
                          {"uses", r.value("uses", nlohmann::json::array()).size()},
-                         {"critical_spans", r.value("critical_spans", nlohmann::json::array()).size()}});
+                         {"critical_spans", r.value("critical_spans", nlohmann::json::array()).size()},
+                         {"analysis", report_analysis(r)}, {"stale", !report_is_current(r)}});
         std::cout << out.dump(2) << "\n";
         return 0;
       }
-      printf("%-28s %-34s %8s  %-10s %4s %5s\n", "ID", "SPEC", "VALUE", "STATUS", "USES", "SPANS");
+      printf("%-28s %-34s %8s  %-10s %4s %5s  %s\n", "ID", "SPEC", "VALUE", "STATUS", "USES", "SPANS", "ANALYSIS");
+      size_t stale = 0;
       for (auto &r : all) {
         auto value = report_value(r);
         std::string v = value ? std::to_string(*value) : "-";
-        printf("%-28s %-34s %8s  %-10s %4zu %5zu\n", r["id"].get<std::string>().c_str(),
+        bool current = report_is_current(r);
+        stale += !current;
+        printf("%-28s %-34s %8s  %-10s %4zu %5zu  %s\n", r["id"].get<std::string>().c_str(),
                r["spec"].get<std::string>().c_str(), v.c_str(), r["status"].get<std::string>().c_str(),
                r.value("uses", nlohmann::json::array()).size(),
-               r.value("critical_spans", nlohmann::json::array()).size());
+               r.value("critical_spans", nlohmann::json::array()).size(), current ? "current" : "STALE");
       }
+      if (stale)
+        printf("%zu of %zu rows are STALE (analysed by another kx than %s): kx set and kx load refuse them until "
+               "kx build runs again\n", stale, all.size(), analysis_version().c_str());
+      return 0;
+    };
+  });
+
+  auto *version = app.add_subcommand("version", "print kx's version and its analysis version");
+  auto analysis_only = std::make_shared<bool>(false);
+  version->add_flag("--analysis", *analysis_only,
+                    "only the analysis version, as reports carry it (\"analysis\") and eval/corpus/run.sh compares it");
+  version->callback([&action, analysis_only] {
+    action = [analysis_only]() -> Result<int> {
+      if (!*analysis_only) printf("kx %s\nanalysis ", KX_VERSION);
+      printf("%s\n", analysis_version().c_str());
       return 0;
     };
   });

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "kernel/profile.h"
+#include "util/analysis_version.h"
 
 namespace kx {
 namespace fs = std::filesystem;
@@ -199,6 +200,20 @@ std::optional<int64_t> report_value(const nlohmann::json &r) {
   return r["value"].get<int64_t>();
 }
 
+std::string report_analysis(const nlohmann::json &r) { return str(r, "analysis"); }
+
+bool report_is_current(const nlohmann::json &r) { return report_analysis(r) == analysis_version(); }
+
+Status require_current_analysis(const nlohmann::json &r) {
+  if (report_is_current(r)) return {};
+  std::string by = report_analysis(r).empty() ? "an unversioned kx" : "kx " + report_analysis(r);
+  std::string name = str(r, "name").empty() ? str(r, "id") : str(r, "name");
+  // kx build takes a macro's name; any other const by its spec.
+  std::string arg = str(r, "kind") == "macro" && !str(r, "name").empty() ? str(r, "name") : str(r, "spec");
+  return make_error(name + " was analysed by " + by + ", not this kx (" + analysis_version() +
+                    "): its spans are not proven by this code; re-run kx build " + arg);
+}
+
 std::string report_text(const nlohmann::json &r) {
   std::string o;
   auto line = [&](const std::string &s) { o += s + "\n"; };
@@ -206,6 +221,9 @@ std::string report_text(const nlohmann::json &r) {
   auto v = report_value(r);
   std::string value = v ? std::to_string(*v) : "(whole definition)";
   line("  value " + value + ", " + str(r, "status") + (str(r, "reason").empty() ? "" : ": " + str(r, "reason")));
+  if (!report_is_current(r))
+    line("  STALE: analysed by " + (report_analysis(r).empty() ? "an unversioned kx" : "kx " + report_analysis(r)) +
+         ", this kx is " + analysis_version() + ": kx set and kx load refuse it until kx build runs again");
   std::string objs, values;
   for (auto &x : r.value("objects", nlohmann::json::array())) objs += " " + x.get<std::string>();
   for (auto &x : r.value("test_values", nlohmann::json::array())) values += (values.empty() ? "" : ", ") + x.dump();

@@ -44,4 +44,12 @@ std::string report_text(const nlohmann::json &report);
 // not give it back.
 std::optional<int64_t> report_value(const nlohmann::json &report);
 
+// The analysis version a report was made by ("" for reports from before
+// reports carried one), and whether that is this kx's (util/analysis_version.h).
+std::string report_analysis(const nlohmann::json &report);
+bool report_is_current(const nlohmann::json &report);
+// Refuses a report made by another analysis: its proofs are not this kx's.
+// One line naming the const, both versions and the fix (kx build).
+Status require_current_analysis(const nlohmann::json &report);
+
 }  // namespace kx

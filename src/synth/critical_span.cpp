@@ -7,6 +7,7 @@
 
 #include "symbolic/lifter.h"
 #include "synth/update_expr.h"
+#include "util/hex.h"
 
 namespace kx {
 
@@ -30,6 +31,8 @@ const char *proof_name(ProofResult p) {
 }
 
 namespace {
+
+uint32_t flags_written(const Insn &in);
 
 bool ends_block(const Insn &in) {
   switch (in.zi.meta.category) {
@@ -353,6 +356,27 @@ struct Region {
   size_t first, last;
 };
 
+// True where every seed's T = aV + b (computed without wrapping) fits its
+// operand: an immediate or register of w bits holds -2^(w-1) .. 2^w - 1
+// (either signedness), a displacement a signed 32-bit value.
+z3::expr operands_fit(const DecodedFunction &f, const std::vector<SpanSeed> &seeds, const z3::expr &v) {
+  z3::context &c = v.ctx();
+  z3::expr all = c.bool_val(true);
+  for (auto &sd : seeds) {
+    const Insn &in = f.insns[sd.insn];
+    bool mem = in.ops[sd.operand].type == ZYDIS_OPERAND_TYPE_MEMORY;
+    unsigned w = mem ? 32 : std::min<unsigned>(in.zi.operand_width, 64);
+    z3::expr t = z3::sext(v, 64);
+    if (sd.relation.linear)
+      t = c.bv_val(sd.relation.a, 128) * t + c.bv_val(sd.relation.b, 128);
+    auto pow2 = [&](unsigned k) { return z3::shl(c.bv_val(1, 128), c.bv_val(k, 128)); };
+    z3::expr lo = -pow2(w - 1);
+    z3::expr hi = (mem || w == 64 ? pow2(w - 1) : pow2(w)) - c.bv_val(1, 128);
+    all = all && t >= lo && t <= hi;
+  }
+  return all;
+}
+
 // Proves impl(V0); update(V') == spec(V') for all states and V' in range,
 // where spec is `spec` run with its seeds' T written in terms of V'.
 std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const std::vector<SpanSeed> &seeds,
@@ -402,18 +426,24 @@ std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const st
     if (!depends_on_undefined(spec.flag[fl])) same = same && after.flag[fl] == spec.flag[fl];
   same = same && after.mem == spec.mem;
 
+  // The range is checked, not trusted: beyond the widths of the seeds'
+  // operands the compiler emits other instructions, which spec does not model.
+  z3::expr fits = operands_fit(*spec_r.f, seeds, v);
+
   z3::solver s(c);
   z3::params p(c);
   p.set("timeout", timeout_ms);
   s.set(p);
   s.add(v >= c.bv_val(v_min, 64) && v <= c.bv_val(v_max, 64));
-  s.add(!same);
+  s.add(!(same && fits));
   switch (s.check()) {
     case z3::unsat: return {ProofResult::Proved, ""};
     case z3::unknown: return {ProofResult::Timeout, "z3: " + s.reason_unknown()};
     case z3::sat: {
       auto m = s.get_model();
-      return {ProofResult::Failed, "counterexample at V'=" + m.eval(v, true).to_string()};
+      std::string at = "counterexample at V'=" + std::to_string(static_cast<int64_t>(m.eval(v, true).get_numeral_uint64()));
+      if (m.eval(fits, true).is_false()) return {ProofResult::Failed, at + ": T no longer fits a seed's operand"};
+      return {ProofResult::Failed, at};
     }
   }
   return {ProofResult::Failed, "z3 gave no answer"};
@@ -489,10 +519,84 @@ bool flags_dead_after(const DecodedFunction &f, size_t last) {
     if (cf && (cf->tested & kAll)) return false;
     auto cat = in.zi.meta.category;
     if (cat == ZYDIS_CATEGORY_RET || cat == ZYDIS_CATEGORY_CALL) return true;
-    if (cf && ((cf->modified | cf->set_0 | cf->set_1 | cf->undefined) & kAll) == kAll) return true;
+    if ((flags_written(in) & kAll) == kAll) return true;
     if (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR) return false;
   }
   return false;
+}
+
+// Zydis's mask for each Flag.
+constexpr uint32_t kZydisFlag[kFlagCount] = {ZYDIS_CPUFLAG_CF, ZYDIS_CPUFLAG_PF, ZYDIS_CPUFLAG_AF,
+                                             ZYDIS_CPUFLAG_ZF, ZYDIS_CPUFLAG_SF, ZYDIS_CPUFLAG_OF};
+
+// Flags `in` certainly writes. A shift or rotate by a register count writes
+// none: by 0 it keeps them all.
+uint32_t flags_written(const Insn &in) {
+  const auto *cf = in.zi.cpu_flags;
+  if (!cf) return 0;
+  switch (in.mnemonic()) {
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_ROL:
+    case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR: case ZYDIS_MNEMONIC_SHLD:
+    case ZYDIS_MNEMONIC_SHRD:
+      for (uint8_t k = 0; k < in.zi.operand_count_visible; ++k)
+        if (k > 0 && in.zops[k].type == ZYDIS_OPERAND_TYPE_REGISTER && in.zops[k].size <= 8) return 0;
+      break;
+    default: break;
+  }
+  return cf->modified | cf->set_0 | cf->set_1 | cf->undefined;
+}
+
+// Does code after instruction `last` read a flag of `flags` (names, as in
+// CriticalSpan::undefined_flags) before writing it, on any path through the
+// function? The proof leaves those flags out (a build with V' may leave them
+// undefined), so such a read sees a value nothing vouches for. Calls and
+// returns end a path (the ABI keeps no flags across them), as do jumps out
+// of the function (tail calls); an indirect jump counts as a read. Returns
+// why, or empty.
+std::string reads_undefined_flag(const DecodedFunction &f, size_t last, const std::vector<std::string> &flags) {
+  uint32_t undefined = 0;
+  for (int fl = 0; fl < kFlagCount; ++fl)
+    if (std::find(flags.begin(), flags.end(), flag_name(Flag(fl))) != flags.end()) undefined |= kZydisFlag[fl];
+  auto names = [](uint32_t mask) {
+    std::string out;
+    for (int fl = 0; fl < kFlagCount; ++fl)
+      if (mask & kZydisFlag[fl]) out += (out.empty() ? "" : ", ") + std::string(flag_name(Flag(fl)));
+    return out;
+  };
+  auto index_of = [&](int64_t offset) -> std::optional<size_t> {
+    for (size_t k = 0; k < f.insns.size(); ++k)
+      if (static_cast<int64_t>(f.insns[k].offset) == offset) return k;
+    return std::nullopt;
+  };
+  std::vector<std::pair<size_t, uint32_t>> work = {{last + 1, undefined}};
+  std::set<std::pair<size_t, uint32_t>> seen;
+  while (!work.empty()) {
+    auto [i, live] = work.back();
+    work.pop_back();
+    if (!live || i >= f.insns.size() || !seen.insert({i, live}).second) continue;
+    const Insn &in = f.insns[i];
+    auto where = [&] { return " (" + in.text + " at +" + hex(in.offset) + ")"; };
+    if (in.zi.cpu_flags && (in.zi.cpu_flags->tested & live))
+      return "an instruction after the span" + where() + " reads " + names(in.zi.cpu_flags->tested & live) +
+             ", which a build with V' may leave undefined: no update can restore it";
+    auto cat = in.zi.meta.category;
+    if (cat == ZYDIS_CATEGORY_RET || cat == ZYDIS_CATEGORY_CALL || in.mnemonic() == ZYDIS_MNEMONIC_UD2 ||
+        in.mnemonic() == ZYDIS_MNEMONIC_INT3)
+      continue;
+    live &= ~flags_written(in);
+    if (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR) {
+      const Operand &o = in.ops[0];
+      if (o.type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !o.relative)
+        return "an indirect jump after the span" + where() + " may reach a read of " + names(live) +
+               ", which a build with V' may leave undefined";
+      // A target outside the function (a tail call) ends that path.
+      if (!o.relocated)
+        if (auto t = index_of(static_cast<int64_t>(in.offset + in.length) + o.value)) work.push_back({*t, live});
+      if (cat == ZYDIS_CATEGORY_UNCOND_BR) continue;
+    }
+    work.push_back({i + 1, live});
+  }
+  return "";
 }
 
 // The instruction after the span is a branch target: other paths reach the
@@ -527,10 +631,23 @@ bool synthesize_and_prove(CriticalSpan &cs, const Synthesis &syn, Region impl, R
   auto [res, detail] = prove(impl, spec, seeds, cs.update, lo, hi, timeout_ms, flags_live);
   cs.proof = res;
   cs.detail = detail;
+  // The proof leaves out flags a build with V' may leave undefined: sound
+  // only while the code that follows never reads them.
+  if (cs.proof == ProofResult::Proved && flags_live)
+    if (auto why = reads_undefined_flag(*impl.f, impl.last, cs.undefined_flags); !why.empty()) {
+      cs.proof = ProofResult::Failed;
+      cs.detail = why;
+    }
   return true;
 }
 
 }  // namespace
+
+std::pair<ProofResult, std::string> prove_update(const DecodedFunction &f, size_t first, size_t last,
+                                                 const std::vector<SpanSeed> &seeds, const nlohmann::json &update,
+                                                 int64_t v_min, int64_t v_max, unsigned timeout_ms) {
+  return prove({&f, first, last}, {&f, first, last}, seeds, update, v_min, v_max, timeout_ms);
+}
 
 std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_t ofirst, size_t olast,
                                               const DecodedFunction &test, size_t tfirst, size_t tlast,

@@ -80,6 +80,13 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
                                               const std::vector<SpanSeed> &seeds, int64_t v0, std::string &why,
                                               unsigned timeout_ms = 10000);
 
+// Proves `update` for the span f[first..last] over new values in [v_min,
+// v_max], as build_critical_spans does for the update it synthesizes:
+// "proved", or a counterexample. For the proof checker's own tests.
+std::pair<ProofResult, std::string> prove_update(const DecodedFunction &f, size_t first, size_t last,
+                                                 const std::vector<SpanSeed> &seeds, const nlohmann::json &update,
+                                                 int64_t v_min, int64_t v_max, unsigned timeout_ms = 10000);
+
 // Groups a function's seeds into critical spans, synthesizes and proves each
 // update, and checks each span against the test builds given. `timeout_ms`
 // bounds each proof.

@@ -10,7 +10,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 "$KX" kernel build-module "$ROOT/kmod" >/dev/null  # where kx set finds x-sie.ko
 # The const's analysis is in the scope table (kx build on a cached const is
 # quick); otherwise kx set would analyse it inside the slow guest.
-"$KX" show BLK_MAX_REQUEST_COUNT >/dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT >/dev/null
+"$KX" build --if-stale BLK_MAX_REQUEST_COUNT >/dev/null
 
 "$KX" lab run --results "$WORK/results" -- bash "$HERE/lib/blk_plug_guest.sh" "$KX"
 R=$WORK/results

@@ -22,9 +22,9 @@ ROOT=$(cd "$HERE/../.." && pwd)
 TORTURE=$(dirname "$KX")/tests/kx_xsie_torture
 [[ -x $TORTURE ]] || fail "$TORTURE not built"
 "$KX" kernel build-module "$ROOT/kmod" >/dev/null
-"$KX" show SHRINK_BATCH >/dev/null 2>&1 || "$KX" build SHRINK_BATCH >/dev/null
+"$KX" build --if-stale SHRINK_BATCH >/dev/null
 "$KX" show SHRINK_BATCH --json > "$WORK/shrink.json"
-"$KX" show BLK_MAX_REQUEST_COUNT >/dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT >/dev/null
+"$KX" build --if-stale BLK_MAX_REQUEST_COUNT >/dev/null
 "$KX" show BLK_MAX_REQUEST_COUNT --json > "$WORK/blk.json"
 vmlinux=$("$KX" kernel show | python3 -c 'import json, sys; print(json.load(sys.stdin)["debug_vmlinux"])')
 gcc -O2 -pthread -o "$WORK/dead_tasks" "$HERE/tools/dead_tasks.c"

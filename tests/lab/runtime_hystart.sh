@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib/common.sh"
 
 ROOT=$(cd "$HERE/../.." && pwd)
 "$KX" kernel build-module "$ROOT/kmod" >/dev/null
-for c in HYSTART_DELAY_MIN HYSTART_DELAY_MAX; do "$KX" show $c >/dev/null 2>&1 || "$KX" build $c >/dev/null; done
+for c in HYSTART_DELAY_MIN HYSTART_DELAY_MAX; do "$KX" build --if-stale $c >/dev/null; done
 
 "$KX" lab run --timeout 400 --results "$WORK/results" -- bash "$HERE/lib/hystart_guest.sh" "$KX" 4
 R=$WORK/results

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib/common.sh"
 ROOT=$(cd "$HERE/../.." && pwd)
 "$KX" kernel build-module "$ROOT/kmod" >/dev/null
 for c in BLK_MAX_REQUEST_COUNT SHRINK_BATCH; do
-  "$KX" show $c >/dev/null 2>&1 || "$KX" build $c >/dev/null
+  "$KX" build --if-stale $c >/dev/null
 done
 
 "$KX" lab run --timeout 500 --results "$WORK/results" -- bash "$HERE/lib/policy_guest.sh" "$KX"

@@ -1,5 +1,6 @@
 # x-sie.ko refuses what it cannot apply safely, and a refusal leaves nothing
 # behind (no kprobe registered, no transaction, the module removable):
+#  - a report of another analysis version (user space, before loading);
 #  - a report analysed for another kernel build (user space, before loading);
 #  - a probe site whose live bytes differ from the debug vmlinux: the entry
 #    of blk_start_plug_nr_ios, whose `call __fentry__` ftrace turned into a
@@ -12,7 +13,7 @@ source "$(dirname "$0")/lib/common.sh"
 
 ROOT=$(cd "$HERE/../.." && pwd)
 "$KX" kernel build-module "$ROOT/kmod" >/dev/null
-"$KX" show BLK_MAX_REQUEST_COUNT >/dev/null 2>&1 || "$KX" build BLK_MAX_REQUEST_COUNT >/dev/null
+"$KX" build --if-stale BLK_MAX_REQUEST_COUNT >/dev/null
 "$KX" show BLK_MAX_REQUEST_COUNT --json > "$WORK/blk.json"
 vmlinux=$("$KX" kernel show | python3 -c 'import json, sys; print(json.load(sys.stdin)["debug_vmlinux"])')
 syms=$(nm "$vmlinux")
@@ -37,6 +38,9 @@ blk = json.load(open(f"{work}/blk.json"))
 wrong = copy.deepcopy(blk)
 wrong["kernel"]["build_id"] = "0" * 40
 json.dump(wrong, open(f"{work}/wrong_build.json", "w"))
+stale = copy.deepcopy(blk)
+stale["analysis"] = "0.1+000000000000"
+json.dump(stale, open(f"{work}/stale.json", "w"))
 def variant(name, function, address):
     r = copy.deepcopy(blk)
     r["id"], r["spec"] = name, name
@@ -61,6 +65,7 @@ step() {  # name, command...: output, exit status, kprobes left, module loaded, 
   if [ -e /sys/module/x_sie ]; then echo yes; else echo no; fi > "$R/$name.module"
   "$KX" status --json > "$R/$name.status"
 }
+step stale "$KX" set --report "$W/stale.json" BLK_MAX_REQUEST_COUNT=8
 step wrong_build "$KX" set --report "$W/wrong_build.json" BLK_MAX_REQUEST_COUNT=8
 step rewritten "$KX" set --report "$W/crafted.json" BLK_MAX_REQUEST_COUNT=8 KX_TEST_REWRITTEN=8
 addr blk_start_plug_nr_ios > "$R/entry_runtime"
@@ -92,6 +97,8 @@ refused() {  # name, expected message, kprobes left
 }
 hex() { printf '0x%x' "0x$1"; }
 
+refused stale "BLK_MAX_REQUEST_COUNT was analysed by kx 0.1+000000000000, not this kx" 0
+expect_eq "$(cat "$R/stale.module")" no "module loaded for a stale report"
 refused wrong_build "was analysed for kernel build-id 0000000000000000000000000000000000000000" 0
 expect_eq "$(cat "$R/wrong_build.module")" no "module loaded for a refused report"
 refused rewritten "live bytes at $(hex "$(cat "$R/entry_runtime")") (probe blk_start_plug_nr_ios+0x0) are 0f1f440000, expected e8" 0

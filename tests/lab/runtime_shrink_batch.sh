@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib/common.sh"
 ROOT=$(cd "$HERE/../.." && pwd)
 "$KX" kernel build-module "$ROOT/kmod" >/dev/null
 ko=$("$KX" kernel build-module "$HERE/modules/slow_shrinker" -o "$WORK/slow")
-"$KX" show SHRINK_BATCH >/dev/null 2>&1 || "$KX" build SHRINK_BATCH >/dev/null
+"$KX" build --if-stale SHRINK_BATCH >/dev/null
 
 "$KX" lab run --timeout 300 --results "$WORK/results" -- bash "$HERE/lib/shrink_guest.sh" "$KX" "$ko"
 R=$WORK/results

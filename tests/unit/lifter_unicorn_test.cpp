@@ -116,8 +116,10 @@ TEST_P(LifterVsUnicorn, AgreesOnRandomStates) {
       EXPECT_EQ(v.get_numeral_uint64(), out[i]) << in.text << ": " << gpr_name(i);
     }
     for (int f = 0; f < kFlagCount; ++f) {
-      if (depends_on_undefined(s.flag[f])) continue;
+      // Skipped only where the ISA leaves it undefined for this state: CF
+      // after a byte shift by 3, OF after a shift by 1, are compared.
       z3::expr v = eval(s.flag[f]);
+      if (depends_on_undefined(v)) continue;
       ASSERT_TRUE(v.is_true() || v.is_false()) << in.text << " " << flag_name(Flag(f)) << " = " << v;
       EXPECT_EQ(v.is_true(), bool((eflags >> kFlagBit[f]) & 1)) << in.text << ": " << flag_name(Flag(f));
     }

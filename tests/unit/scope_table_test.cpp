@@ -2,8 +2,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <regex>
+
+#include "analysis/const_build.h"
 #include "scope/scope_table.h"
 #include "test_util.h"
+#include "util/analysis_version.h"
+#include "util/files.h"
 
 namespace kx {
 namespace {
@@ -82,6 +87,54 @@ TEST(ScopeTable, TextReportNamesSpansAndProofs) {
   EXPECT_NE(text.find("do_shrink_slab+0x7 [0xffffffff81288347] mov $0x80, %eax   T = V"), std::string::npos) << text;
   EXPECT_NE(text.find("insertion defines rax"), std::string::npos) << text;
   EXPECT_NE(text.find("proved for V' in [0, 100]"), std::string::npos) << text;
+}
+
+TEST(AnalysisVersion, IsKxsVersionAndADigestOfTheAnalysisSourcesAsTheyAreNow) {
+  EXPECT_TRUE(std::regex_match(analysis_version(), std::regex(R"(\d+\.\d+\+[0-9a-f]{12})"))) << analysis_version();
+  // The build recomputes it whenever those sources change: the script run
+  // now on the same tree gives the same digest.
+  test::TempDir d;
+  std::string root = std::filesystem::path(KX_FIXTURES).parent_path().parent_path().string();
+  std::string version = analysis_version().substr(0, analysis_version().find('+'));
+  auto r = run_checked({"cmake", "-DROOT=" + root, "-DDIRS=src/symbolic;src/synth;src/seeds;src/analysis",
+                        "-DVERSION=" + version, "-DOUT=" + (d / "h").string(), "-P",
+                        root + "/scripts/analysis_version.cmake"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_NE(read_file(d / "h")->find("\"" + analysis_version() + "\""), std::string::npos) << *read_file(d / "h");
+}
+
+TEST(AnalysisVersion, EveryReportCarriesIt) {
+  EXPECT_EQ(to_json(ConstReport{})["analysis"], analysis_version());
+}
+
+TEST(AnalysisVersion, AReportOfAnotherVersionIsStaleAndRefused) {
+  nlohmann::json current = report("SHRINK_BATCH", "mm/vmscan.c:785:0");
+  current["analysis"] = analysis_version();
+  nlohmann::json old = current, unversioned = current;
+  old["analysis"] = "0.1+000000000000";
+  unversioned.erase("analysis");
+  EXPECT_TRUE(report_is_current(current));
+  EXPECT_TRUE(require_current_analysis(current));
+  EXPECT_EQ(report_text(current).find("STALE"), std::string::npos);
+  for (auto &[r, by] : {std::pair{old, "kx 0.1+000000000000"}, {unversioned, "an unversioned kx"}}) {
+    EXPECT_FALSE(report_is_current(r));
+    auto refused = require_current_analysis(r);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().message, "SHRINK_BATCH was analysed by " + std::string(by) + ", not this kx (" +
+                                           analysis_version() +
+                                           "): its spans are not proven by this code; re-run kx build SHRINK_BATCH");
+    EXPECT_NE(report_text(r).find("STALE: analysed by " + std::string(by)), std::string::npos) << report_text(r);
+  }
+  nlohmann::json literal = old;  // no macro: kx build takes its spec
+  literal["kind"] = "literal", literal["name"] = "";
+  EXPECT_NE(require_current_analysis(literal).error().message.find("re-run kx build mm/vmscan.c:785:0"),
+            std::string::npos);
+  // The scope table keeps the version with the row.
+  test::TempDir d;
+  auto t = ScopeTable::open(d / "s.sqlite");
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->put(old));
+  EXPECT_EQ(report_analysis(*t->get("SHRINK_BATCH")), "0.1+000000000000");
 }
 
 }  // namespace

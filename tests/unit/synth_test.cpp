@@ -67,8 +67,8 @@ struct SpanFixture : ::testing::Test {
     auto b = e->bytes(*t, 0, e->section_size(*t));
     return {b->begin(), b->end()};
   }
-  // Seeds, then spans of the original build.
-  std::vector<CriticalSpan> spans(const std::string &src, int64_t v0) {
+  // The seeds of the original build `f`.
+  std::vector<SpanSeed> seeds(const std::string &src, int64_t v0, DecodedFunction &f) {
     std::vector<Variant> vs;
     auto values = choose_test_values(v0);
     for (size_t i = 0; i < 3; ++i) vs.push_back({values[i], build(src, values[i])});
@@ -76,12 +76,59 @@ struct SpanFixture : ::testing::Test {
     auto found = find_object_seeds(src, orig, vs, v0);
     EXPECT_TRUE(found) << found.error().message;
     EXPECT_FALSE(found->seeds.empty());
-    DecodedFunction f = function(orig);
-    std::vector<SpanSeed> seeds;
+    f = function(orig);
+    std::vector<SpanSeed> out;
     for (auto &s : found->seeds)
       for (size_t i = 0; i < f.insns.size(); ++i)
-        if (f.insns[i].offset == s.offset) seeds.push_back({i, s.operand, s.relation});
-    return build_critical_spans(f, seeds);
+        if (f.insns[i].offset == s.offset) out.push_back({i, s.operand, s.relation});
+    return out;
+  }
+  // Seeds, then spans of the original build.
+  std::vector<CriticalSpan> spans(const std::string &src, int64_t v0) {
+    DecodedFunction f;
+    auto s = seeds(src, v0, f);
+    return build_critical_spans(f, s);
+  }
+
+  // Machine `a`, where the ORIGINAL span left it after starting from `m`,
+  // once the span's update for `v1` has run.
+  Machine updated(const CriticalSpan &cs, Machine a, const Machine &m, int64_t v1) {
+    // The update, evaluated as the runtime does: all reads, then all writes.
+    ConcreteEnv env;
+    for (int i = 0; i < 16; ++i) {
+      env.regs[gpr_name(i)] = a.gpr[i];
+      env.caps[gpr_name(i)] = m.gpr[i];
+    }
+    for (int f = 0; f < kFlagCount; ++f) {
+      env.flags[flag_name(Flag(f))] = (a.eflags >> kFlagBit[f]) & 1;
+      env.capflags[flag_name(Flag(f))] = (m.eflags >> kFlagBit[f]) & 1;
+    }
+    env.v = static_cast<uint64_t>(v1);
+    std::vector<std::pair<nlohmann::json, uint64_t>> writes;
+    for (auto &as : cs.update["assign"]) {
+      auto v = evaluate_update_expr(as["expr"], env);
+      EXPECT_TRUE(v) << v.error().message;
+      if (!v) return a;
+      nlohmann::json dest = as["dest"];
+      if (dest.is_object()) {
+        auto addr = evaluate_update_expr(dest["mem8"], env);
+        EXPECT_TRUE(addr);
+        if (!addr) return a;
+        dest = *addr;
+      }
+      writes.push_back({dest, *v});
+    }
+    for (auto &[dest, v] : writes) {
+      if (dest.is_number()) {
+        a.data.at(dest.get<uint64_t>() - kData) = static_cast<uint8_t>(v);
+        continue;
+      }
+      for (int i = 0; i < 16; ++i)
+        if (dest == gpr_name(i)) a.gpr[i] = v;
+      for (int f = 0; f < kFlagCount; ++f)
+        if (dest == flag_name(Flag(f))) a.eflags = (a.eflags & ~(1ull << kFlagBit[f])) | (v << kFlagBit[f]);
+    }
+    return a;
   }
 
   // The end-to-end check, over random states, for new value `v1`.
@@ -101,45 +148,8 @@ struct SpanFixture : ::testing::Test {
       m.eflags = 0x2 | (rng() & 0x8d5);
       m.data.assign(0x1000, 0);
       for (auto &b : m.data) b = rng();
-      Machine a = emulate(orig, cs.start, cs.probe, m);
       Machine b = emulate(tuned, tstart, tprobe, m);
-      // The update, evaluated as the runtime does: all reads, then all writes.
-      ConcreteEnv env;
-      for (int i = 0; i < 16; ++i) {
-        env.regs[gpr_name(i)] = a.gpr[i];
-        env.caps[gpr_name(i)] = m.gpr[i];
-      }
-      for (int f = 0; f < kFlagCount; ++f) {
-        env.flags[flag_name(Flag(f))] = (a.eflags >> kFlagBit[f]) & 1;
-        env.capflags[flag_name(Flag(f))] = (m.eflags >> kFlagBit[f]) & 1;
-      }
-      env.v = static_cast<uint64_t>(v1);
-      std::vector<std::pair<nlohmann::json, uint64_t>> writes;
-      for (auto &as : cs.update["assign"]) {
-        auto v = evaluate_update_expr(as["expr"], env);
-        ASSERT_TRUE(v) << v.error().message;
-        nlohmann::json dest = as["dest"];
-        if (dest.is_object()) {
-          auto addr = evaluate_update_expr(dest["mem8"], env);
-          ASSERT_TRUE(addr);
-          dest = *addr;
-        }
-        writes.push_back({dest, *v});
-      }
-      std::set<std::string> assigned_flags;
-      for (auto &[dest, v] : writes) {
-        if (dest.is_number()) {
-          a.data.at(dest.get<uint64_t>() - kData) = static_cast<uint8_t>(v);
-          continue;
-        }
-        for (int i = 0; i < 16; ++i)
-          if (dest == gpr_name(i)) a.gpr[i] = v;
-        for (int f = 0; f < kFlagCount; ++f)
-          if (dest == flag_name(Flag(f))) {
-            a.eflags = (a.eflags & ~(1ull << kFlagBit[f])) | (v << kFlagBit[f]);
-            assigned_flags.insert(dest);
-          }
-      }
+      Machine a = updated(cs, emulate(orig, cs.start, cs.probe, m), m, v1);
       for (int i = 0; i < 16; ++i) EXPECT_EQ(a.gpr[i], b.gpr[i]) << src << " " << gpr_name(i) << " V'=" << v1;
       for (int f = 0; f < kFlagCount; ++f) {
         // Flags the ISA leaves undefined after the span (AF after logic, SF/ZF/PF
@@ -207,6 +217,37 @@ TEST_F(SpanFixture, ShiftCapturesFlagsItMayKeep) {
   for (int64_t v : {0, 1, 5, 31}) check_end_to_end("shift_dual.S", 3, cs[0], v);
 }
 
+TEST_F(SpanFixture, UpdateIsRefusedWhereLaterCodeReadsAFlagItMayLeaveUndefined) {
+  auto cs = spans("shift_carry.S", 3);
+  ASSERT_EQ(cs.size(), 1u);
+  const auto &u = cs[0].undefined_flags;
+  ASSERT_NE(std::find(u.begin(), u.end(), "cf"), u.end());  // shlb by 8..31
+  EXPECT_EQ(cs[0].proof, ProofResult::Failed) << "the jc after the span reads CF";
+  EXPECT_NE(cs[0].detail.find("reads cf, which a build with V' may leave undefined"), std::string::npos)
+      << cs[0].detail;
+  // What the refusal prevents: the update leaves CF as the shift by 3 set
+  // it (bit 5 of al), where a build with 5, whose CF is defined, has bit 3.
+  auto orig = code(build("shift_carry.S", 3)), tuned = code(build("shift_carry.S", 5));
+  int differ = 0;
+  for (uint64_t al = 0; al < 256; ++al) {
+    Machine m{{}, 0x2, std::vector<uint8_t>(0x1000)};
+    m.gpr[0] = al;
+    Machine a = updated(cs[0], emulate(orig, cs[0].start, cs[0].probe, m), m, 5);
+    Machine b = emulate(tuned, cs[0].start, cs[0].probe, m);
+    EXPECT_EQ(a.gpr[0], b.gpr[0]);
+    differ += (a.eflags & 1) != (b.eflags & 1);
+  }
+  EXPECT_EQ(differ, 128);  // the al whose bits 5 and 3 differ
+}
+
+TEST_F(SpanFixture, FlagsRewrittenOnEveryPathBeforeAReadAreNotRead) {
+  // shift_dual.S: the cmp after `shr` rewrites every flag before seta reads one.
+  auto cs = spans("shift_dual.S", 3);
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_FALSE(cs[0].undefined_flags.empty());  // OF for counts above 1
+  EXPECT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
+}
+
 TEST_F(SpanFixture, StrengthReducedUseIsMatchedByItsExpression) {
   const int64_t v0 = 1280;
   auto values = choose_test_values(v0);
@@ -240,6 +281,85 @@ TEST_F(SpanFixture, StrengthReducedUseIsMatchedByItsExpression) {
       EXPECT_EQ(cs->update["assign"][0]["dest"], "rax");
       EXPECT_EQ(*evaluate_update_expr(cs->update["assign"][0]["expr"], env), (x * v) & 0xffffffff);
     }
+}
+
+// The proof checker against wrong updates: each must get a counterexample.
+struct ProofChecker : SpanFixture {
+  DecodedFunction f;
+  std::vector<SpanSeed> seed;
+  CriticalSpan cs;
+  void load(const std::string &src, int64_t v0) {
+    seed = seeds(src, v0, f);
+    auto all = build_critical_spans(f, seed);
+    ASSERT_EQ(all.size(), 1u);
+    cs = all[0];
+    ASSERT_EQ(cs.proof, ProofResult::Proved) << cs.detail;
+  }
+  std::pair<ProofResult, std::string> prove(const nlohmann::json &update, int64_t lo, int64_t hi) {
+    return prove_update(f, cs.first, cs.last, seed, update, lo, hi);
+  }
+  void expect_counterexample(const nlohmann::json &update, int64_t lo, int64_t hi, const std::string &at) {
+    auto [res, why] = prove(update, lo, hi);
+    EXPECT_EQ(res, ProofResult::Failed) << update.dump();
+    EXPECT_NE(why.find("counterexample at V'=" + at), std::string::npos) << why;
+  }
+};
+
+// Replaces every ["v"] in `j` by `by`.
+nlohmann::json replace_v(const nlohmann::json &j, const nlohmann::json &by) {
+  if (j == nlohmann::json::array({"v"})) return by;
+  if (!j.is_array()) return j;
+  nlohmann::json out = nlohmann::json::array();
+  for (auto &x : j) out.push_back(replace_v(x, by));
+  return out;
+}
+
+TEST_F(ProofChecker, TheSynthesizedUpdateIsProvedOverItsRange) {
+  load("insert_mov.S", 128);
+  EXPECT_EQ(prove(cs.update, cs.v_min, cs.v_max).first, ProofResult::Proved);
+}
+
+TEST_F(ProofChecker, AnOffByOneUpdateGetsACounterexample) {
+  for (auto [src, v0] : {std::pair<const char *, int64_t>{"insert_mov.S", 128}, {"flags_cmp.S", 8}, {"dual_mask.S", 32}}) {
+    SCOPED_TRACE(src);
+    load(src, v0);
+    nlohmann::json u = cs.update;
+    for (auto &a : u["assign"]) a["expr"] = replace_v(a["expr"], nlohmann::json::array({"add", 64, nlohmann::json::array({"v"}),
+                                                                         nlohmann::json::array({"const", 64, "0x1"})}));
+    ASSERT_NE(u, cs.update);
+    auto [res, why] = prove(u, cs.v_min, cs.v_max);
+    EXPECT_EQ(res, ProofResult::Failed);
+    EXPECT_NE(why.find("counterexample at V'="), std::string::npos) << why;
+    printf("%s, V' + 1: %s\n", src, why.c_str());
+  }
+}
+
+TEST_F(ProofChecker, AWrongRegisterGetsACounterexample) {
+  load("dual_mask.S", 32);  // eax = (sbb's eax & -V) + 2V: reads the captured rax
+  nlohmann::json dest = cs.update;
+  ASSERT_EQ(dest["assign"][0]["dest"], "rax");
+  dest["assign"][0]["dest"] = "rdx";
+  auto [res, why] = prove(dest, cs.v_min, cs.v_max);
+  EXPECT_EQ(res, ProofResult::Failed);
+  printf("written to rdx: %s\n", why.c_str());
+  nlohmann::json read = cs.update;
+  std::string e = read["assign"][0]["expr"].dump();
+  ASSERT_NE(e.find("[\"cap\",\"rax\"]"), std::string::npos) << e;
+  e.replace(e.find("[\"cap\",\"rax\"]"), 13, "[\"cap\",\"rsi\"]");
+  read["assign"][0]["expr"] = nlohmann::json::parse(e);
+  std::tie(res, why) = prove(read, cs.v_min, cs.v_max);
+  EXPECT_EQ(res, ProofResult::Failed);
+  printf("reading rsi: %s\n", why.c_str());
+}
+
+// One past the widest range an operand allows: its own width.
+TEST_F(ProofChecker, ARangeOneTooWideGetsACounterexampleAtTheExtraValue) {
+  load("insert_mov.S", 128);  // mov $V, %eax: an imm32, V in [-2^31, 2^32 - 1]
+  expect_counterexample(cs.update, cs.v_min, 4294967296, "4294967296: T no longer fits");
+  expect_counterexample(cs.update, -2147483649, cs.v_max, "-2147483649: T no longer fits");
+  load("flags_cmp.S", 8);  // cmp $(V - 1), %al: an imm8 holding T = V - 1, V in [-127, 256]
+  expect_counterexample(cs.update, cs.v_min, 257, "257: T no longer fits");
+  expect_counterexample(cs.update, -128, cs.v_max, "-128: T no longer fits");
 }
 
 TEST(UpdateExpr, RoundTripsThroughJsonAndAgreesWithZ3) {
