@@ -30,7 +30,7 @@ t0=$(date +%s)
 for i in $(seq "$CYCLES"); do
   mode=$([ $((i % 2)) = 0 ] && echo global || echo per-thread)
   if [ $((i % 4)) -lt 2 ]; then
-    out=$("$KX" set BLK_MAX_REQUEST_COUNT=$((4 + i % 60)) SHRINK_BATCH=$((32 + i % 200)) --transition "$mode" --settle 0)
+    out=$("$KX" set BLK_MAX_REQUEST_COUNT=$((4 + i % 50)) SHRINK_BATCH=$((32 + i % 200)) --transition "$mode" --settle 0)
     "$KX" reset "$(tx_id <<< "$out")" > /dev/null
   else
     "$KX" load "$W/p.bpf.c" --transition "$mode" --settle 0 > /dev/null
