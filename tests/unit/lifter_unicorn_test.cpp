@@ -137,7 +137,9 @@ TEST_P(LifterVsUnicorn, AgreesOnRandomStates) {
       EXPECT_EQ(after[addr - kData], byte) << in.text << " at " << std::hex << addr;
     }
     for (uint64_t i = 0; i < kDataSize; ++i)
-      if (after[i] != init[i]) EXPECT_TRUE(stored.count(kData + i)) << in.text << " wrote " << std::hex << kData + i;
+      if (after[i] != init[i]) {
+        EXPECT_TRUE(stored.count(kData + i)) << in.text << " wrote " << std::hex << kData + i;
+      }
   }
 }
 
@@ -149,8 +151,9 @@ TEST(Lifter, FixtureCoversEverySupportedMnemonic) {
   std::set<ZydisMnemonic> seen;
   for (auto &in : forms().insns) seen.insert(in.mnemonic());
   for (int m = 0; m < ZYDIS_MNEMONIC_MAX_VALUE; ++m)
-    if (lift_supports(ZydisMnemonic(m)) && m != ZYDIS_MNEMONIC_ENDBR64)
+    if (lift_supports(ZydisMnemonic(m)) && m != ZYDIS_MNEMONIC_ENDBR64) {
       EXPECT_TRUE(seen.count(ZydisMnemonic(m))) << ZydisMnemonicGetString(ZydisMnemonic(m)) << " has no form";
+    }
 }
 
 TEST(Lifter, UnsupportedInstructionIsNamed) {

@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "kernel/profile.h"
+#include "kernel/rebuild.h"
 #include "spec/locate.h"
 #include "util/files.h"
 
@@ -61,8 +63,16 @@ class SpecCorpus : public testing::Test {
     tree_ = work_tree(resolve_profile(kBuiltinProfile).value());
     if (!fs::is_directory(tree_)) GTEST_SKIP() << "no prepared kernel tree at " << tree_ << " (kx kernel prepare)";
     if (!fs::exists(kCorpus)) GTEST_SKIP() << "no perf-const corpus at " << kCorpus;
+    // Read the sources as kx does, under the tree's shared lock: a kx build
+    // running meanwhile edits them (its test values) under the exclusive one.
+    auto k = load_prepared(resolve_profile(kBuiltinProfile).value());
+    ASSERT_TRUE(k) << k.error().message;
+    auto lock = TreeLock::take(*k, false);
+    ASSERT_TRUE(lock) << lock.error().message;
+    lock_.emplace(std::move(*lock));
   }
   fs::path tree_;
+  std::optional<TreeLock> lock_;
 };
 
 // What is wrong with one row's site, or "".
