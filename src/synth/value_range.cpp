@@ -116,6 +116,26 @@ std::pair<i128, i128> to_v(const Relation &rel, const TBound &t) {
   return {v1, v2};
 }
 
+// `mid`, or a type limit near it (±2^k, ±2^k - 1) when one lies strictly
+// between `good` and `bad`: where a shape stops is mostly where a C type
+// ends (x < 65536 on an unsigned short folds), so trying those first finds
+// the exact end in a build or two.
+i128 snap_to_type_limit(i128 mid, i128 good, i128 bad) {
+  i128 lo = std::min(good, bad), hi = std::max(good, bad);
+  i128 mag = mid < 0 ? -mid : mid;
+  unsigned k = 0;
+  while (k < 63 && pow2(k) < mag) ++k;
+  i128 best = mid;
+  bool found = false;
+  for (unsigned e : {k ? k - 1 : 0, k, std::min(k + 1, 63u)})
+    for (i128 c : {pow2(e), pow2(e) - 1, -pow2(e), -pow2(e) + 1})
+      if (c > lo && c < hi) {
+        auto dist = [&](i128 x) { return x > mid ? x - mid : mid - x; };
+        if (!found || dist(c) < dist(best)) best = c, found = true;
+      }
+  return best;
+}
+
 // A value strictly between `good` and `bad`, nearer `good` in ratio while
 // their distances from `anchor` are orders of magnitude apart.
 int64_t between(int64_t anchor, int64_t good, int64_t bad) {
@@ -130,7 +150,7 @@ int64_t between(int64_t anchor, int64_t good, int64_t bad) {
     mid = good + (static_cast<i128>(bad) - good) / 2;
   }
   i128 lo = std::min<i128>(good, bad) + 1, hi = std::max<i128>(good, bad) - 1;
-  return static_cast<int64_t>(std::clamp(mid, lo, hi));
+  return static_cast<int64_t>(snap_to_type_limit(std::clamp(mid, lo, hi), good, bad));
 }
 
 }  // namespace

@@ -53,9 +53,10 @@ using SameAt = std::function<Result<bool>(int64_t value)>;
 // Confirms `r` at both ends by cross builds, moving a failing end towards
 // `anchor` (a value known to compile to the span: V0) until a build agrees:
 // first one step in (a folded extreme, x < 256 on a byte), then bisection,
-// geometric while the ends are orders of magnitude apart. At most
+// geometric while the ends are orders of magnitude apart, each probe moved to
+// a C type's limit (±2^k, ±2^k - 1) near it when one is in reach. At most
 // `max_builds` values are tried per end; the end reported is always one
 // that was checked (or `anchor`).
-Result<ValueRange> confirm_range(ValueRange r, int64_t anchor, const SameAt &same_at, unsigned max_builds = 12);
+Result<ValueRange> confirm_range(ValueRange r, int64_t anchor, const SameAt &same_at, unsigned max_builds = 16);
 
 }  // namespace kx

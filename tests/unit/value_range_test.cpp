@@ -110,9 +110,11 @@ TEST_F(RangeFixture, UnsignedByteCompareExcludesZeroAndTheFoldedExtremes) {
   EXPECT_EQ(cs[0].v_min, 1);
   EXPECT_EQ(cs[0].v_max, 256);
   ValueRange r = confirm(8, cs[0]);
-  // V = 1 compiles to x == 0, V = 255 to x != 255, V = 256 to nothing.
+  // V = 1 compiles to x == 0 (test; je), V = 256 to nothing, V = 255 to
+  // x != 255 and V = 128 to a sign test (test; jns): bisection, trying type
+  // limits first, stops below the first of those.
   EXPECT_EQ(r.lo, 2);
-  EXPECT_EQ(r.hi, 254);
+  EXPECT_EQ(r.hi, 127);
   EXPECT_FALSE(r.contains(0));
   expect_confirmed_ends(8, cs[0], r);
 }
@@ -165,6 +167,20 @@ TEST(ConfirmRange, AnExtremeThatFoldsCostsOneBuild) {
   EXPECT_EQ(r->lo, 1);
   EXPECT_EQ(r->hi, 65535);
   EXPECT_EQ(asked, (std::vector<int64_t>{1, 65536, 65535}));
+}
+
+TEST(ConfirmRange, AnEndAtATypesLimitIsFoundInAFewBuilds) {
+  // blk_add_rq_to_plug: 2·V must fit a signed 16-bit add, so V <= 32767.
+  std::vector<int64_t> asked;
+  SameAt same = [&](int64_t v) -> Result<bool> {
+    asked.push_back(v);
+    return v >= 2 && v <= 32767;
+  };
+  auto r = confirm_range({0, 2147483647, {}}, 32, same);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->lo, 2);
+  EXPECT_EQ(r->hi, 32767);
+  EXPECT_LE(asked.size(), 16u);
 }
 
 TEST(ConfirmRange, EmptyOrAnchorOutsideStaysEmpty) {
