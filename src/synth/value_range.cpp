@@ -106,14 +106,18 @@ std::optional<TBound> packed_field(const Insn &in, const SpanSeed &s) {
                 "bits 0-" + std::to_string(p - 1) + " of an immediate packing other data above them"};
 }
 
-// The V with T = aV + b in [t.lo, t.hi], rounded inwards.
+i128 floor_div(i128 n, i128 d) {
+  i128 q = n / d;
+  return (n % d != 0 && ((n < 0) != (d < 0))) ? q - 1 : q;
+}
+i128 ceil_div(i128 n, i128 d) { return -floor_div(-n, d); }
+
+// The V with T = aV + b in [t.lo, t.hi] (rounded inwards; empty, lo > hi,
+// when no integer V gives such a T).
 std::pair<i128, i128> to_v(const Relation &rel, const TBound &t) {
   i128 a = rel.linear ? rel.a : 1, b = rel.linear ? rel.b : 0;
-  i128 v1 = (t.lo - b) / a, v2 = (t.hi - b) / a;
-  if (a < 0) std::swap(v1, v2);
-  while (a * v1 + b < t.lo || a * v1 + b > t.hi) ++v1;
-  while (a * v2 + b < t.lo || a * v2 + b > t.hi) --v2;
-  return {v1, v2};
+  if (a > 0) return {ceil_div(t.lo - b, a), floor_div(t.hi - b, a)};
+  return {ceil_div(t.hi - b, a), floor_div(t.lo - b, a)};
 }
 
 // `mid`, or a type limit near it (±2^k, ±2^k - 1) when one lies strictly
