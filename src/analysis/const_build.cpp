@@ -377,13 +377,13 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
         const SpanSpec &spec = specs[si];
         if (cs.proof != ProofResult::Proved) continue;
         ValueRange range{cs.v_min, cs.v_max, cs.range_basis};
-        range.intersect(lit.lo, lit.hi, lit.type);
         if (cs.tunes_t) {
-          // T itself is set: there is no V to build at.
+          // T itself is set: there is no V to build at, and the literal's type bounds V, not T.
           range.basis.push_back("non-linear: the range is of T and is not confirmed by cross builds");
         } else if (!anchor) {
           range = {1, 0, {"no value is known to compile to the span, so no cross build can confirm a range"}};
         } else {
+          range.intersect(lit.lo, lit.hi, lit.type);
           // The build at `v` has the span's shape with T = f(v)?
           auto same_at = [&](int64_t v) -> Result<bool> {
             KX_ASSIGN(ok, build_value(v));
