@@ -84,5 +84,14 @@ TEST(ScopeTable, TextReportNamesSpansAndProofs) {
   EXPECT_NE(text.find("proved for V' in [0, 100]"), std::string::npos) << text;
 }
 
+TEST(ScopeTable, TextReportSaysWhatBoundsARange) {
+  auto r = report("SHRINK_BATCH", "mm/vmscan.c:785:0");
+  r["critical_spans"][0]["value_range_basis"] = {"the literal 128 stays an int",
+                                                 "cross builds at V=1 and V=100 compile the span's shape with T = f(V)"};
+  std::string text = report_text(r);
+  EXPECT_NE(text.find("\n      range: the literal 128 stays an int\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("      range: cross builds at V=1 and V=100"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace kx
