@@ -136,6 +136,21 @@ TEST_F(RangeFixture, SignedIntCompareStaysWithinInt) {
   expect_confirmed_ends(8, cs[0], r);
 }
 
+TEST_F(RangeFixture, ANegativeAndADoubledSeedEndWhereTheCompilerChangesTheAddsWidth) {
+  auto cs = spans("plug_max.c", 32);
+  ASSERT_EQ(cs.size(), 1u);
+  ASSERT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
+  ASSERT_EQ(cs[0].seeds.size(), 2u);  // and $-V (T = -V), add $2V (T = 2V)
+  // 32-bit operands hold T in [-2^31, 2^32 - 1]: 2V bounds V to [-2^30, 2^31 - 1], -V no further.
+  EXPECT_EQ(cs[0].v_min, -1073741824ll);
+  EXPECT_EQ(cs[0].v_max, 2147483647ll);
+  ValueRange r = confirm(32, cs[0]);
+  EXPECT_EQ(r.hi, 63);
+  EXPECT_GE(r.lo, 1);
+  EXPECT_TRUE(r.contains(32));
+  expect_confirmed_ends(32, cs[0], r);
+}
+
 TEST(ConfirmRange, ReportsOnlyEndsItChecked) {
   // The compiler's shape holds on [-5, 100]; the candidate is far wider.
   std::vector<int64_t> asked;
