@@ -3,9 +3,10 @@
 // thresholds per connection. The X-tunes run at cubictcp_acked's critical
 // spans, where %rbx holds the socket (cubictcp_acked moves it there from
 // %rdi in its prologue; %rdi is reused by then): long-RTT flows (smoothed RTT
-// above 20 ms) get thresholds eight times the defaults, so queueing delay
-// that is small against their RTT does not end slow start early; short
-// flows keep the compiled thresholds.
+// above 20 ms) get a threshold floor three times the default (12 ms: its
+// proven range ends below the compiled ceiling of 16 ms) and a ceiling eight
+// times it, so queueing delay that is small against their RTT does not end
+// slow start early; short flows keep the compiled thresholds.
 //   kx load examples/policies/per_flow_hystart.bpf.c
 #include "x_tune.h"
 
@@ -22,7 +23,7 @@ X_TUNE("HYSTART_DELAY_MIN")
 int x_tune_HYSTART_DELAY_MIN(struct pt_regs *ctx)
 {
 	if (long_rtt(ctx))
-		x_set(ctx, 8 * x_default());
+		x_set(ctx, 3 * x_default());
 	return 0;
 }
 

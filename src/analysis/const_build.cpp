@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -64,6 +65,34 @@ Result<std::string> render(const ConstSite &s, int64_t value) {
   return render_int_literal(s.token_text, static_cast<uint64_t>(value));
 }
 
+// Where a critical span's spec comes from, to compare it with a build at another value.
+struct SpanSpec {
+  std::string object;
+  const std::map<std::string, DecodedFunction> *functions;  // of the build the spec is taken from
+  std::string function;
+  size_t first = 0, last = 0;
+};
+
+// The values the constant's token can take with its C type unchanged. A
+// whole definition is replaced by a decimal number, an int while it fits.
+Result<LiteralRange> literal_range(const ConstSite &s, std::optional<int64_t> v0) {
+  if (s.token >= 0) {
+    KX_ASSIGN(lit, literal_type_range(s.token_text));
+    lit.type = "the literal " + s.token_text + " stays " + (lit.type[0] == 'i' ? "an " : "a ") + lit.type;
+    return lit;
+  }
+  if (!v0 || (*v0 >= -INT32_MAX && *v0 <= INT32_MAX))
+    return LiteralRange{-INT32_MAX, INT32_MAX, "the definition, written as a decimal number, stays an int"};
+  return LiteralRange{-INT64_MAX, INT64_MAX, "the definition, written as a decimal number, stays a long"};
+}
+
+// The values every span is proven for.
+std::pair<int64_t, int64_t> common_range(const std::vector<CriticalSpan> &spans) {
+  int64_t lo = INT64_MIN, hi = INT64_MAX;
+  for (auto &cs : spans) lo = std::max(lo, cs.v_min), hi = std::min(hi, cs.v_max);
+  return {lo, hi};
+}
+
 template <typename T>
 std::string join(const std::vector<T> &v, const std::string &sep, size_t max = 5) {
   std::ostringstream s;
@@ -115,49 +144,55 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
   }
 
   fs::path work = profile_cache_dir(k.profile) / "builds" / r.id;
+  Error last_failure{"no candidate test value"};
+  // Builds the objects at `v` into work/v; false when that value does not
+  // compile (a clamp whose bounds cross, a literal too wide for its use).
+  auto build_value = [&](int64_t v) -> Result<bool> {
+    KX_ASSIGN(text, render(site, v));
+    fs::path dir = work / std::to_string(v);
+    // A variant built before from the same tree, edit and objects is reused.
+    std::string key = k.build_id + "\n" + site.spec + "\n" + text;
+    for (auto &o : r.objects) key += "\n" + o;
+    auto stamp = read_file(dir / ".variant");
+    if (stamp && *stamp == key &&
+        std::all_of(r.objects.begin(), r.objects.end(), [&](auto &o) { return fs::exists(dir / o); }))
+      return true;
+    // So is the knowledge that it does not compile.
+    auto failed = read_file(dir / ".failed");
+    if (failed && failed->rfind(key + "\n", 0) == 0) {
+      last_failure = make_error(failed->substr(key.size() + 1));
+      return false;
+    }
+    Progress prog("rebuilding " + std::to_string(r.objects.size()) + " object(s) at " + site.token_text + " = " +
+                  std::to_string(v));
+    std::error_code ec;
+    fs::remove(dir / ".variant", ec);
+    auto st = build_variant(k, {{site.file, site.offset, site.length, text}}, r.objects, dir);
+    if (st) {
+      KX_TRY(write_file_atomic(dir / ".variant", key));
+      prog.done();
+      return true;
+    }
+    if (st.error().message.rfind("interrupted", 0) == 0) return st.error();
+    last_failure = st.error();
+    KX_TRY(write_file_atomic(dir / ".failed", key + "\n" + st.error().message));
+    auto msg = st.error().message;
+    auto e = msg.find("error:");
+    note("value " + std::to_string(v) + " does not compile" +
+         (e == std::string::npos ? "" : ": " + msg.substr(e, msg.find('\n', e) - e)));
+    return false;
+  };
   std::vector<int64_t> candidates = choose_test_values(v0);
   size_t next = 0;
-  Error last_failure{"no candidate test value"};
-  // Builds the next candidate that compiles (a value can break a build, e.g.
-  // a clamp whose bounds cross); false when none is left.
+  // Builds the next candidate test value that compiles; false when none is left.
   auto build_next = [&]() -> Result<bool> {
     while (next < candidates.size()) {
       int64_t v = candidates[next++];
-      KX_ASSIGN(text, render(site, v));
-      fs::path dir = work / std::to_string(v);
-      // A variant built before from the same tree, edit and objects is reused.
-      std::string key = k.build_id + "\n" + site.spec + "\n" + text;
-      for (auto &o : r.objects) key += "\n" + o;
-      auto stamp = read_file(dir / ".variant");
-      if (stamp && *stamp == key &&
-          std::all_of(r.objects.begin(), r.objects.end(), [&](auto &o) { return fs::exists(dir / o); })) {
+      KX_ASSIGN(built, build_value(v));
+      if (built) {
         r.test_values.push_back(v);
         return true;
       }
-      // So is the knowledge that it does not compile.
-      auto failed = read_file(dir / ".failed");
-      if (failed && failed->rfind(key + "\n", 0) == 0) {
-        last_failure = make_error(failed->substr(key.size() + 1));
-        continue;
-      }
-      Progress prog("rebuilding " + std::to_string(r.objects.size()) + " object(s) at " + site.token_text + " = " +
-                    std::to_string(v));
-      std::error_code ec;
-      fs::remove(dir / ".variant", ec);
-      auto st = build_variant(k, {{site.file, site.offset, site.length, text}}, r.objects, dir);
-      if (st) {
-        KX_TRY(write_file_atomic(dir / ".variant", key));
-        prog.done();
-        r.test_values.push_back(v);
-        return true;
-      }
-      if (st.error().message.rfind("interrupted", 0) == 0) return st.error();
-      last_failure = st.error();
-      KX_TRY(write_file_atomic(dir / ".failed", key + "\n" + st.error().message));
-      auto msg = st.error().message;
-      auto e = msg.find("error:");
-      note("value " + std::to_string(v) + " does not compile" +
-           (e == std::string::npos ? "" : ": " + msg.substr(e, msg.find('\n', e) - e)));
     }
     return false;
   };
@@ -235,6 +270,8 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
     // them by symbolic expression (synth/critical_span.h, build_region_span).
     std::vector<CriticalSpan> region_spans;
     std::vector<std::string> region_objects;
+    std::vector<SpanSpec> region_specs;
+    std::vector<std::unique_ptr<std::map<std::string, DecodedFunction>>> region_fns;  // the specs' functions
     if (v0 && r.layout.empty() && r.structural.empty())
       for (size_t i = 0; i < found.size(); ++i)
         for (auto &rg : found[i].regions) {
@@ -277,6 +314,8 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
           r.uses.push_back(use);
           region_spans.push_back(*cs);
           region_objects.push_back(obj);
+          region_fns.push_back(std::make_unique<std::map<std::string, DecodedFunction>>(std::move(test_fns)));
+          region_specs.push_back({obj, region_fns.back().get(), rg.test_function, rg.test_first, rg.test_last});
         }
 
     // Critical spans, per function of the original objects (paper §3.4).
@@ -295,10 +334,12 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
             by_fn[u.seed.object][u.seed.function].push_back({i, u.seed.operand, u.seed.relation});
       }
       std::vector<SpanStart> starts;
+      std::vector<SpanSpec> specs;  // of r.spans, in order
       for (size_t k = 0; k < region_spans.size(); ++k) {
         auto &cs = region_spans[k];
         starts.push_back({r.function_address.at(region_objects[k] + ":" + cs.function), cs.first, cs.last, cs.defines});
         r.spans.push_back(cs);
+        specs.push_back(region_specs[k]);
       }
       for (auto &[obj, fns] : by_fn) {
         // The test builds of this object, for the cross-build check.
@@ -316,10 +357,59 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
           for (auto &cs : build_critical_spans(decoded[obj].at(fn), seeds, tests)) {
             starts.push_back({r.function_address.at(obj + ":" + fn), cs.first, cs.last, cs.defines});
             r.spans.push_back(cs);
+            specs.push_back({obj, &decoded[obj], fn, cs.first, cs.last});
           }
         }
       }
       timer.lap("spans");
+      KX_ASSIGN(lit, literal_range(site, v0));
+      // A value known to compile to every span: V0, or else (a whole
+      // definition no use inverts) a test value every span agreed with.
+      std::optional<int64_t> anchor = v0;
+      for (int64_t tv : r.test_values)
+        if (!anchor && std::all_of(r.spans.begin(), r.spans.end(), [&](auto &cs) {
+              return std::any_of(cs.cross_builds.begin(), cs.cross_builds.end(),
+                                 [&](auto &c) { return c.first == tv && c.second == "same"; });
+            }))
+          anchor = tv;
+      std::map<std::pair<int64_t, std::string>, std::map<std::string, DecodedFunction>> built;
+      for (size_t si = 0; si < r.spans.size(); ++si) {
+        CriticalSpan &cs = r.spans[si];
+        const SpanSpec &spec = specs[si];
+        if (cs.proof != ProofResult::Proved) continue;
+        ValueRange range{cs.v_min, cs.v_max, cs.range_basis};
+        if (cs.tunes_t) {
+          // T itself is set: there is no V to build at, and the literal's type bounds V, not T.
+          range.basis.push_back("non-linear: the range is of T and is not confirmed by cross builds");
+        } else if (!anchor) {
+          range = {1, 0, {"no value is known to compile to the span, so no cross build can confirm a range"}};
+        } else {
+          range.intersect(lit.lo, lit.hi, lit.type);
+          // The build at `v` has the span's shape with T = f(v)?
+          auto same_at = [&](int64_t v) -> Result<bool> {
+            KX_ASSIGN(ok, build_value(v));
+            if (!ok) return false;
+            auto key = std::make_pair(v, spec.object);
+            if (!built.count(key)) {
+              KX_ASSIGN(e, ElfFile::open(work / std::to_string(v) / spec.object));
+              KX_ASSIGN(fns, decode_functions(e));
+              built[key] = std::move(fns);
+            }
+            const auto &fns = built[key];
+            for (auto &[a, b] : match_functions(*spec.functions, fns))
+              if (a == spec.function)
+                return same_expression(spec.functions->at(a), spec.first, spec.last, cs.seeds, fns.at(b), v) ==
+                       "same";
+            return false;
+          };
+          KX_ASSIGN(confirmed, confirm_range(range, *anchor, same_at));
+          range = confirmed;
+        }
+        cs.v_min = range.lo;
+        cs.v_max = range.hi;
+        cs.range_basis = range.basis;
+      }
+      timer.lap("ranges");
       // Safe spans, on the linked kernel (paper §3.5).
       KernelCode code(vmlinux.elf());
       r.safe_spans = build_safe_spans(code, starts);
@@ -347,6 +437,14 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
     r.status = ConstStatus::Untunable;
     r.reason = "critical span " + bad->function + "+" + hex(bad->start) + " is " + proof_name(bad->proof) +
                (bad->detail.empty() ? "" : ": " + bad->detail);
+  } else if (auto none = std::find_if(r.spans.begin(), r.spans.end(), [](auto &cs) { return cs.v_min > cs.v_max; });
+             none != r.spans.end()) {
+    r.status = ConstStatus::Untunable;
+    r.reason = "critical span " + none->function + "+" + hex(none->start) + " has no value it is proven for: " +
+               (none->range_basis.empty() ? "empty range" : none->range_basis.back());
+  } else if (auto [lo, hi] = common_range(r.spans); lo > hi) {
+    r.status = ConstStatus::Untunable;
+    r.reason = "its critical spans' value ranges have no value in common";
   } else {
     r.status = ConstStatus::Tunable;
   }
@@ -403,6 +501,7 @@ nlohmann::json to_json(const ConstReport &r) {
                            {"update", cs.update},
                            {"proof", proof_name(cs.proof)},
                            {"value_range", {cs.v_min, cs.v_max}},
+                           {"value_range_basis", cs.range_basis},
                            {"tunes_t", cs.tunes_t}};
     if (cs.capture) span["capture_address"] = hex(base + *cs.capture);
     nlohmann::json cross = nlohmann::json::object();

@@ -61,6 +61,10 @@ Result<std::string> generate_x_tune(const std::vector<nlohmann::json> &reports) 
       tunes_t = tunes_t || s.value("tunes_t", false);
       uses += " *   " + s.value("function", std::string("?")) + " " + s.value("probe_address", std::string("?")) +
               " (" + s.value("kind", std::string("?")) + ")\n";
+      // What bounds this span's range: the operand's meaning, the literal's
+      // type, the cross builds at its ends (synth/value_range.h).
+      for (auto &why : s.value("value_range_basis", nlohmann::json::array()))
+        if (why.is_string()) uses += " *     " + why.get<std::string>() + "\n";
     }
     std::string fn = "x_tune_" + c_identifier(id);
     auto v = report_value(r);

@@ -324,6 +324,8 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
       hi = std::min(hi, range[1].get<int64_t>());
       tunes_t = tunes_t || s.value("tunes_t", false);
     }
+    if (lo > hi)
+      return make_error(id + ": its critical spans are proven for no common value (ranges disjoint or empty)");
     const bool policy = consts[ci].policy_fd >= 0;
     if (!policy && (value < lo || value > hi))
       return make_error(id + " = " + std::to_string(value) + " is outside [" + std::to_string(lo) + ", " +

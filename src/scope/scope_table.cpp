@@ -252,6 +252,8 @@ std::string report_text(const nlohmann::json &r) {
       s += " for V' in [" + cs["value_range"][0].dump() + ", " + cs["value_range"][1].dump() + "]";
     if (!str(cs, "detail").empty()) s += " (" + str(cs, "detail") + ")";
     line(s);
+    for (auto &why : cs.value("value_range_basis", nlohmann::json::array()))
+      if (why.is_string()) line("      range: " + why.get<std::string>());
     for (auto &n : cs.value("notes", nlohmann::json::array())) line("      note: " + n.get<std::string>());
   }
   for (auto &ss : r.value("safe_spans", nlohmann::json::array())) {

@@ -53,6 +53,17 @@ struct IntLiteral {
 // `16U` → {16, 10, "", "16", "U"}; errors for non-integers and values above 2^64-1.
 Result<IntLiteral> parse_int_literal(std::string_view text);
 
+// The values a literal written like `text` takes without changing its C
+// type (C11 6.4.4.1): `32` is an int, so [0, INT_MAX] — 2^31 would be a long,
+// and the expression around it would mean something else; `0x10` is an int
+// too (unsigned int from 2^31), `32U` an unsigned int, `8UL` an unsigned
+// long (capped at INT64_MAX, the widest V kx handles). `type` names it.
+struct LiteralRange {
+  int64_t lo = 0, hi = 0;
+  std::string type;
+};
+Result<LiteralRange> literal_type_range(std::string_view text);
+
 // `value` written in the style of `text`: same base, prefix, hex-digit case,
 // zero padding and suffix (`16U`, 64 → `64U`; `0x7f`, 255 → `0xff`).
 Result<std::string> render_int_literal(std::string_view text, uint64_t value);

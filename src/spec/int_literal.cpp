@@ -1,6 +1,8 @@
 // Integer-literal grammar (C11 6.4.4.1 plus GNU 0b), value and re-rendering.
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <vector>
 
 #include "spec/c_tokens.h"
 
@@ -99,6 +101,40 @@ Result<IntLiteral> parse_int_literal(std::string_view text) {
       return make_error("integer literal '" + std::string(text) + "' does not fit in 64 bits");
   }
   return IntLiteral{v, p.base, std::string(p.prefix), std::string(p.digits), std::string(p.suffix)};
+}
+
+Result<LiteralRange> literal_type_range(std::string_view text) {
+  KX_ASSIGN(lit, parse_int_literal(text));
+  std::string sfx;
+  for (char c : lit.suffix) sfx += static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  const bool u = sfx.find('u') != std::string::npos;
+  const size_t longs = std::count(sfx.begin(), sfx.end(), 'l');
+  const bool decimal = lit.base == 10;
+  // The candidate types in order (6.4.4.1p5); the first that holds the value is its type.
+  struct Type {
+    const char *name;
+    uint64_t max;
+  };
+  constexpr uint64_t kInt = INT32_MAX, kUint = UINT32_MAX, kLong = INT64_MAX, kUlong = UINT64_MAX;
+  std::vector<Type> types;
+  auto add = [&](const char *n, uint64_t m) { types.push_back({n, m}); };
+  if (longs == 0) {
+    if (u) add("unsigned int", kUint), add("unsigned long", kUlong);
+    else if (decimal) add("int", kInt), add("long", kLong);
+    else add("int", kInt), add("unsigned int", kUint), add("long", kLong), add("unsigned long", kUlong);
+  } else if (longs == 1) {
+    if (u) add("unsigned long", kUlong);
+    else if (decimal) add("long", kLong);
+    else add("long", kLong), add("unsigned long", kUlong);
+  } else {
+    if (u) add("unsigned long long", kUlong);
+    else if (decimal) add("long long", kLong);
+    else add("long long", kLong), add("unsigned long long", kUlong);
+  }
+  for (auto &t : types)
+    if (lit.value <= t.max)
+      return LiteralRange{0, static_cast<int64_t>(std::min<uint64_t>(t.max, INT64_MAX)), t.name};
+  return make_error("integer literal '" + std::string(text) + "' has no type (too large for its suffix)");
 }
 
 Result<std::string> render_int_literal(std::string_view text, uint64_t value) {

@@ -449,7 +449,8 @@ std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const st
   return {ProofResult::Failed, "z3 gave no answer"};
 }
 
-// Z3: span(orig, V := value) == span(test build) on every location.
+}  // namespace
+
 std::string same_expression(const DecodedFunction &orig, size_t first, size_t last, const std::vector<SpanSeed> &seeds,
                             const DecodedFunction &test, int64_t value, unsigned timeout_ms) {
   std::vector<long> map = align_functions(orig, test);
@@ -481,31 +482,7 @@ std::string same_expression(const DecodedFunction &orig, size_t first, size_t la
   return res == z3::unsat ? "same" : res == z3::sat ? "differs" : "not comparable: z3 timed out";
 }
 
-// New values whose T still fits each seed's operand (the compiler would use
-// another instruction beyond that).
-std::pair<int64_t, int64_t> value_range(const DecodedFunction &f, const std::vector<SpanSeed> &seeds) {
-  __int128 lo = INT64_MIN, hi = INT64_MAX;
-  for (auto &s : seeds) {
-    const Insn &in = f.insns[s.insn];
-    const Operand &o = in.ops[s.operand];
-    unsigned w = o.type == ZYDIS_OPERAND_TYPE_MEMORY ? 32 : std::min<unsigned>(in.zi.operand_width, 64);
-    __int128 tlo = -(static_cast<__int128>(1) << (w - 1));
-    __int128 thi = o.type == ZYDIS_OPERAND_TYPE_MEMORY ? (static_cast<__int128>(1) << 31) - 1
-                                                       : (static_cast<__int128>(1) << w) - 1;
-    if (w == 64) thi = INT64_MAX;
-    __int128 a = s.relation.linear ? s.relation.a : 1, b = s.relation.linear ? s.relation.b : 0;
-    if (a == 0) continue;
-    // T = aV + b in [tlo, thi]
-    __int128 v1 = (tlo - b) / a, v2 = (thi - b) / a;
-    if (a < 0) std::swap(v1, v2);
-    // Round inwards.
-    while (a * v1 + b < tlo || a * v1 + b > thi) ++v1;
-    while (a * v2 + b < tlo || a * v2 + b > thi) --v2;
-    lo = std::max(lo, v1);
-    hi = std::min(hi, v2);
-  }
-  return {static_cast<int64_t>(lo), static_cast<int64_t>(hi)};
-}
+namespace {
 
 // Are the flags dead after instruction `last`? True when, on the straight
 // path that follows, they are rewritten or the function returns/calls (the
@@ -625,10 +602,17 @@ bool synthesize_and_prove(CriticalSpan &cs, const Synthesis &syn, Region impl, R
   cs.kind = syn.kind;
   cs.update = syn.update;
   if (cs.kind == SynthKind::Dual) cs.capture = cs.start;
-  auto [lo, hi] = value_range(*spec.f, seeds);
-  cs.v_min = lo;
-  cs.v_max = hi;
-  auto [res, detail] = prove(impl, spec, seeds, cs.update, lo, hi, timeout_ms, flags_live);
+  ValueRange range = candidate_range(*spec.f, seeds);
+  cs.v_min = range.lo;
+  cs.v_max = range.hi;
+  cs.range_basis = range.basis;
+  cs.seeds = seeds;
+  if (range.empty()) {
+    cs.proof = ProofResult::Failed;
+    cs.detail = "no new value keeps the operand's meaning: " + (range.basis.empty() ? "" : range.basis.back());
+    return true;
+  }
+  auto [res, detail] = prove(impl, spec, seeds, cs.update, range.lo, range.hi, timeout_ms, flags_live);
   cs.proof = res;
   cs.detail = detail;
   // The proof leaves out flags a build with V' may leave undefined: sound

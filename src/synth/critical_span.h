@@ -22,14 +22,9 @@
 
 #include "seeds/function_diff.h"
 #include "seeds/relation.h"
+#include "synth/value_range.h"
 
 namespace kx {
-
-struct SpanSeed {
-  size_t insn = 0;     // index in the original function
-  size_t operand = 0;  // visible operand carrying T
-  Relation relation;
-};
 
 enum class SynthKind { Insertion, Inverse, Dual };
 const char *synth_kind_name(SynthKind k);
@@ -51,7 +46,12 @@ struct CriticalSpan {
   nlohmann::json update;             // {"captures": [...], "assign": [{"dest", "expr"}]}
   ProofResult proof = ProofResult::NotSynthesized;
   std::string detail;                // why not proved / counterexample
-  int64_t v_min = 0, v_max = 0;      // the proof's range of new values
+  // The proof's range of new values: candidate_range() of the seeds; the
+  // caller narrows it further by the literal's C type and cross builds
+  // (synth/value_range.h) — a sub-range of a proven one stays proven.
+  int64_t v_min = 0, v_max = 0;
+  std::vector<std::string> range_basis;  // what bounds [v_min, v_max]
+  std::vector<SpanSeed> seeds;           // the span's seeds, in the function its spec is taken from
   std::vector<std::string> notes;    // probe placement remarks
   // The symbolic state expression checked against each test build: Z3 shows
   // the ORIGINAL span instantiated at V = test value equals the span the
@@ -86,6 +86,12 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
 std::pair<ProofResult, std::string> prove_update(const DecodedFunction &f, size_t first, size_t last,
                                                  const std::vector<SpanSeed> &seeds, const nlohmann::json &update,
                                                  int64_t v_min, int64_t v_max, unsigned timeout_ms = 10000);
+
+// Z3: the span spec[first..last], with its seeds' T = f(value), against the
+// same instructions of `build` (the function compiled with V = value, aligned
+// by shape): "same", "differs" or "not comparable: why".
+std::string same_expression(const DecodedFunction &spec, size_t first, size_t last, const std::vector<SpanSeed> &seeds,
+                            const DecodedFunction &build, int64_t value, unsigned timeout_ms = 10000);
 
 // Groups a function's seeds into critical spans, synthesizes and proves each
 // update, and checks each span against the test builds given. `timeout_ms`

@@ -4,6 +4,7 @@
 // the reported address.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -76,6 +77,33 @@ class KernelConsts : public ::testing::Test {
     return out;
   }
 
+  // Prints each span's proven range and what bounds it (for the record).
+  static void print_ranges(const ConstReport &r) {
+    for (auto &cs : r.spans) {
+      printf("%s %s+0x%llx: [%lld, %lld]\n", r.id.c_str(), cs.function.c_str(), (unsigned long long)cs.start,
+             (long long)cs.v_min, (long long)cs.v_max);
+      for (auto &why : cs.range_basis) printf("    %s\n", why.c_str());
+    }
+  }
+
+  // Every span's range lies within [lo, hi], holds V0, and was confirmed by
+  // cross builds at both ends (synth/value_range.h).
+  void expect_ranges_within(const ConstReport &r, int64_t lo, int64_t hi) {
+    print_ranges(r);
+    ASSERT_FALSE(r.spans.empty());
+    for (auto &cs : r.spans) {
+      EXPECT_LE(lo, cs.v_min) << cs.function;
+      EXPECT_LE(cs.v_max, hi) << cs.function;
+      EXPECT_LE(cs.v_min, cs.v_max) << cs.function;
+      if (r.site.value) {
+        EXPECT_LE(cs.v_min, static_cast<int64_t>(*r.site.value)) << cs.function;
+        EXPECT_LE(static_cast<int64_t>(*r.site.value), cs.v_max) << cs.function;
+      }
+      ASSERT_FALSE(cs.range_basis.empty()) << cs.function;
+      EXPECT_NE(cs.range_basis.back().find("cross builds at"), std::string::npos) << cs.range_basis.back();
+    }
+  }
+
   uint64_t symbol(const std::string &name) { return vmlinux_->find_symbols(name).at(0)->value; }
   const SafeSpan &safe_span(const ConstReport &r, const std::string &fn) {
     for (auto &ss : r.safe_spans)
@@ -115,6 +143,8 @@ TEST_F(KernelConsts, ShrinkBatch) {
   ASSERT_EQ(r.uses.size(), 1u);
   EXPECT_EQ(r.uses[0].seed.original_t, 128);
   EXPECT_EQ(spans(r), (std::multimap<std::string, std::string>{{"insertion", "do_shrink_slab"}}));
+  // batch_size is a long; the literal 128 an int.
+  expect_ranges_within(r, 0, 2147483647);
   // Safe span, checked by hand: batch_size lives through the whole scan loop
   // (`while (total_scan >= batch_size ...)`); it escapes where it is stored
   // into *shrinkctl (nr_to_scan, nr_scanned): those objects keep it.
@@ -157,6 +187,9 @@ TEST_F(KernelConsts, BlkMaxRequestCount) {
   // at the and and the pair recomputed before the cmp (dual location).
   EXPECT_EQ(spans(r), (std::multimap<std::string, std::string>{{"dual", "blk_add_rq_to_plug"},
                                                                {"insertion", "blk_start_plug_nr_ios"}}));
+  // Its uses are unsigned short (plug->rq_count, max_rq_count): a value the
+  // width of the and/add would take is no longer the source's meaning.
+  expect_ranges_within(r, 0, 65535);
   // Safe spans, checked by hand on the disassembly: in blk_add_rq_to_plug the
   // limit lives in eax for `cmp %ax,%dx; jae`; on the fall-through path
   // `mov 0x0(%rbp),%rax` kills it and `test $0x8,%al` the flags (exit at
@@ -210,6 +243,9 @@ TEST_F(KernelConsts, HystartMinSamplesAndDelayMin) {
   EXPECT_EQ(uses(d), (std::multimap<std::string, std::string>{{"T = V", "cubictcp_acked"}}));
   EXPECT_EQ(d.uses.at(0).seed.original_t, 4000);
   EXPECT_EQ(spans(s), (std::multimap<std::string, std::string>{{"insertion", "cubictcp_acked"}}));
+  // jbe reads T = V - 1 unsigned: V' = 0 would be `x <= 255`, always true,
+  // where the source's `x < 0` is always false.
+  expect_ranges_within(s, 1, 255);
   EXPECT_EQ(spans(d), (std::multimap<std::string, std::string>{{"insertion", "cubictcp_acked"}}));
   // The third HyStart knob, `delay_min >> 3`: a shift clobbers eax (and may
   // keep the flags), so its update captures them first.
@@ -218,7 +254,22 @@ TEST_F(KernelConsts, HystartMinSamplesAndDelayMin) {
   EXPECT_EQ(spans(shift), (std::multimap<std::string, std::string>{{"dual", "cubictcp_acked"}}));
   auto max = build("HYSTART_DELAY_MAX");
   EXPECT_EQ(max.status, ConstStatus::Tunable) << max.reason;
+  // clamp(delay_min >> 3, MIN, MAX) does not compile with MIN > MAX.
+  expect_ranges_within(d, 0, 16000);
+  expect_ranges_within(max, 4000, 4294967295ll);
+  print_ranges(shift);
   EXPECT_EQ(spans(max), (std::multimap<std::string, std::string>{{"insertion", "cubictcp_acked"}}));
+}
+
+// kernel/sched/topology.c:1567 `.busy_factor = 16`: sd_init's struct
+// initializer packs it with imbalance_pct = 117 in one `mov
+// $0x7500000010,%rax`. A V' of 2^32 would rewrite imbalance_pct: the range
+// stays in busy_factor's 32 bits (and the literal's int).
+TEST_F(KernelConsts, TopoSdBusyFactorStaysInItsField) {
+  auto r = build("kernel/sched/topology.c:1567:0");
+  EXPECT_EQ(r.status, ConstStatus::Tunable) << r.reason;
+  spans(r);
+  expect_ranges_within(r, 0, 0xffffffffll);
 }
 
 }  // namespace

@@ -1,9 +1,15 @@
 # CUBIC's HyStart thresholds tuned live (the paper's Fig. 12 constants):
 # with a 40 ms path and a 20 Mbit/s bottleneck, slow start ends by HyStart
-# delay detection early by default; with HYSTART_DELAY_MIN/MAX = 200 ms (one
-# transaction of two consts) the delay signal fires far later, if at all
-# (the queue must add 200 ms); after kx reset, early again. Observed on the
-# kernel's own counters (TcpExtTCPHystartDelayDetect, ...DelayCwnd).
+# delay detection by default; with HYSTART_DELAY_MIN = 12 ms and
+# HYSTART_DELAY_MAX = 200 ms (one transaction of two consts) it ends no
+# earlier; after kx reset, as by default. Observed on the kernel's own
+# counters (TcpExtTCPHystartDelayDetect, ...DelayCwnd). The floor cannot go
+# above its proven range, which ends below the compiled ceiling (16 ms), so
+# the 200 ms that kept delay detection from firing at all is out of reach;
+# one run exited a round later (mean cwnd 344 against 176), but slow start
+# doubles per round and whether 12 ms falls inside a round's RTT rise
+# depends on the path (eval/case_hystart/NOTES.md): only "no earlier" is
+# asserted.
 source "$(dirname "$0")/lib/common.sh"
 
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -21,8 +27,8 @@ done
 mean() { read -r n cwnd < "$R/$1"; echo $(( n ? cwnd / n : 0 )); }
 read -r d _ < "$R/default"; read -r t _ < "$R/tuned"; read -r r _ < "$R/reset"
 ((d >= 1 && r >= 1)) || fail "HyStart delay detection should end slow start by default and after reset ($d, $r)"
-(( t == 0 || $(mean tuned) >= 3 * $(mean default) )) ||
-  fail "with a 200 ms threshold slow start should run far longer (cwnd at exit $(mean tuned) vs $(mean default))"
+(( t == 0 || 2 * $(mean tuned) >= $(mean default) )) ||
+  fail "with a 12 ms floor slow start should end no earlier (cwnd at exit $(mean tuned) vs $(mean default))"
 (( 2 * $(mean reset) >= $(mean default) && $(mean reset) <= 2 * $(mean default) )) ||
   fail "after kx reset the exit point should be the default's again ($(mean reset) vs $(mean default))"
 python3 - "$R/status.json" <<'EOF' || fail "kx status"
@@ -40,7 +46,7 @@ import json, sys
 (tx,) = json.load(open(sys.argv[1]))["transactions"]
 for c in tx["consts"]:
     for s in c["spans"]:
-        # 40 ms flows are long-RTT: the policy always asks for x8, within the proofs.
+        # 40 ms flows are long-RTT: the policy always asks for x3 / x8, within the proofs.
         assert s["policy_runs"] > 0 and s["hits"] > 0 and s["policy_rejected"] == 0, (c["name"], s)
 EOF
 no_lab_leftovers

@@ -45,6 +45,18 @@ TEST(XTune, NonLinearConstsSayTheValueIsT) {
   EXPECT_EQ(linear->find("x_set() takes T"), std::string::npos);
 }
 
+TEST(XTune, TheCommentSaysWhatBoundsEachSpansRange) {
+  json r = fixture("HYSTART_MIN_SAMPLES");
+  r["critical_spans"][0]["value_range"] = {2, 254};
+  r["critical_spans"][0]["value_range_basis"] = {"8-bit unsigned compare (jbe) at cmp $0x7, %al",
+                                                 "cross builds at V=2 and V=254 compile the span's shape with T = f(V)"};
+  auto text = generate_x_tune({r});
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_NE(text->find("Proven for values in [2, 254]"), std::string::npos) << *text;
+  EXPECT_NE(text->find(" *     8-bit unsigned compare (jbe) at cmp $0x7, %al\n"), std::string::npos) << *text;
+  EXPECT_NE(text->find(" *     cross builds at V=2 and V=254"), std::string::npos) << *text;
+}
+
 TEST(XTune, RefusesUntunableAndMixedKernels) {
   json u = fixture("SHRINK_BATCH");
   u["status"] = "untunable";

@@ -135,6 +135,26 @@ TEST(RuntimeTransaction, RefusesValuesOutsideTheProvenRange) {
   EXPECT_TRUE(plan_transaction({{r, 2147483647}}, img, kBuildId, kSlide));
 }
 
+TEST(RuntimeTransaction, RefusesInOneLineNamingTheConstTheValueAndTheRange) {
+  json r = report("BLK_MAX_REQUEST_COUNT");
+  for (auto &s : r["critical_spans"]) s["value_range"] = {1, 65535};  // its uses are unsigned short
+  FakeImage img;
+  auto t = plan_transaction({{r, 65536}}, img, kBuildId, kSlide);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().message,
+            "BLK_MAX_REQUEST_COUNT = 65536 is outside [1, 65535], the values its updates are proven for");
+  expect_refused({{r, 0}}, "BLK_MAX_REQUEST_COUNT = 0 is outside [1, 65535]");
+  EXPECT_TRUE(plan_transaction({{r, 65535}}, img, kBuildId, kSlide));
+}
+
+TEST(RuntimeTransaction, RefusesSpansProvenForNoCommonValue) {
+  json r = report("BLK_MAX_REQUEST_COUNT");
+  ASSERT_EQ(r["critical_spans"].size(), 2u);
+  r["critical_spans"][0]["value_range"] = {1, 10};
+  r["critical_spans"][1]["value_range"] = {20, 30};
+  expect_refused({{r, 5}}, "BLK_MAX_REQUEST_COUNT: its critical spans are proven for no common value");
+}
+
 TEST(RuntimeTransaction, RefusesAnotherKernelsReport) {
   expect_refused({{report("SHRINK_BATCH"), 64}}, "analysed for kernel build-id 3b43", "00112233");
 }

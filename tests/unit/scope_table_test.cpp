@@ -137,5 +137,14 @@ TEST(AnalysisVersion, AReportOfAnotherVersionIsStaleAndRefused) {
   EXPECT_EQ(report_analysis(*t->get("SHRINK_BATCH")), "0.1+000000000000");
 }
 
+TEST(ScopeTable, TextReportSaysWhatBoundsARange) {
+  auto r = report("SHRINK_BATCH", "mm/vmscan.c:785:0");
+  r["critical_spans"][0]["value_range_basis"] = {"the literal 128 stays an int",
+                                                 "cross builds at V=1 and V=100 compile the span's shape with T = f(V)"};
+  std::string text = report_text(r);
+  EXPECT_NE(text.find("\n      range: the literal 128 stays an int\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("      range: cross builds at V=1 and V=100"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace kx
