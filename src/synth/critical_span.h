@@ -87,4 +87,11 @@ std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::ve
                                                const std::vector<TestBuild> &tests = {},
                                                unsigned timeout_ms = 10000);
 
+// Proves `update` for the seed span `cs` of `f` (its seeds `seeds`) over
+// cs's value range, as build_critical_spans proves its own: how tests show
+// that a wrong update — one reading the wrong memory, say — is refused.
+std::pair<ProofResult, std::string> prove_update(const DecodedFunction &f, const CriticalSpan &cs,
+                                                 const std::vector<SpanSeed> &seeds, const nlohmann::json &update,
+                                                 unsigned timeout_ms = 10000);
+
 }  // namespace kx
