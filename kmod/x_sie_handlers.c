@@ -165,6 +165,11 @@ int xsie_update_pre(struct kprobe *kp, struct pt_regs *regs)
 			goto out;
 		}
 		cap = &sc->cap;
+		if ((s->prog.capture_mask & X_SIE_CAPTURE_SWITCHES) && cap->switches != xsie_switches(current)) {
+			/* Maybe on another CPU than the span's per-CPU store. */
+			atomic64_inc(&s->skipped);
+			goto out;
+		}
 	}
 	/* Compiled behaviour for this task until its transition (x_sie_transition.c). */
 	if (!xsie_task_on(s->tx) || !xsie_policy_value(s->tx, s, regs, &v))

@@ -64,6 +64,12 @@ enum x_sie_reg {
 
 /* capture_mask: bit r captures register r; this bit captures the flags. */
 #define X_SIE_CAPTURE_FLAGS (1u << X_SIE_NR_REGS)
+/*
+ * This bit captures the task's context-switch count: the update is skipped
+ * (the compiled value's store stands) when the task was switched out since,
+ * so it may run on another CPU than the span's %gs: store did.
+ */
+#define X_SIE_CAPTURE_SWITCHES (1u << (X_SIE_NR_REGS + 1))
 
 enum x_sie_op {
 	X_SIE_OP_CONST = 1,	/* imm, of `width` bits */
@@ -254,7 +260,9 @@ struct x_sie_span_status {
 	__u64 probe_addr;
 	__u64 capture_addr;
 	__u64 hits;		/* updates applied */
-	__u64 skipped;		/* dual: probe hits without a capture of the same frame */
+	__u64 skipped;		/* dual: probe hits without a capture of the same frame,
+				 * or after the task was switched out (CAPTURE_SWITCHES)
+				 */
 	__u64 captures;		/* capture probe hits */
 	__u64 faults;		/* MEM8 writes that faulted (nothing written), and
 				 * updates a LOAD that faulted kept from running

@@ -178,8 +178,8 @@ int x_sie_prog_check(const struct x_sie_prog *p, int has_capture, char *err, siz
 		FAIL("%u nodes (1..%u allowed)", p->n_nodes, X_SIE_MAX_NODES);
 	if (p->n_assigns < 1 || p->n_assigns > X_SIE_MAX_ASSIGNS)
 		FAIL("%u assignments (1..%u allowed)", p->n_assigns, X_SIE_MAX_ASSIGNS);
-	if (p->capture_mask & ~((X_SIE_CAPTURE_FLAGS << 1) - 1))
-		FAIL("capture mask 0x%x names no register or flags", p->capture_mask);
+	if (p->capture_mask & ~((X_SIE_CAPTURE_SWITCHES << 1) - 1))
+		FAIL("capture mask 0x%x names no register, flags or switches", p->capture_mask);
 	if (has_capture ? p->capture_mask == 0 : p->capture_mask != 0)
 		FAIL("%s", has_capture ? "a dual span captures nothing" : "captures without a capture site");
 	for (i = 0; i < p->n_nodes; i++)

@@ -25,6 +25,7 @@ struct x_sie_state {
 	__u64 regs[X_SIE_NR_REGS];
 	__u64 flags;
 	__u64 gs_base;	/* the per-CPU base (probe only) */
+	__u64 switches;	/* the task's context switches (capture only) */
 };
 
 /* Per assignment: its value and, for MEM8, the address. */

@@ -216,6 +216,7 @@ Result<x_sie_prog> compile_update(const nlohmann::json &update, bool has_capture
     if (!c.is_string()) return make_error("malformed capture list");
     if (auto r = update_register(c)) p.capture_mask |= 1u << *r;
     else if (update_flag(c)) p.capture_mask |= X_SIE_CAPTURE_FLAGS;
+    else if (c == "switches") p.capture_mask |= X_SIE_CAPTURE_SWITCHES;
     else return make_error("cannot capture " + c.get<std::string>());
   }
   if (update["assign"].size() > X_SIE_MAX_ASSIGNS)

@@ -368,7 +368,7 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
   out.kind = !captures.empty() ? SynthKind::Dual : inverse ? SynthKind::Inverse : SynthKind::Insertion;
 
   nlohmann::json assign = nlohmann::json::array();
-  bool lost = false;
+  bool lost = false, same_cpu = false;
   auto add = [&](nlohmann::json dest, z3::expr e) -> bool {
     z3::expr sub = e.substitute(from, to).simplify();
     if (has_lost(sub)) {
@@ -403,12 +403,11 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
     for (auto it = stores.rbegin(); it != stores.rend(); ++it) {
       z3::expr addr = it->first;
       // A task may move to another CPU between the span and the probe: the
-      // update would write that CPU's copy. (Reads are fine: the span's read
-      // could as well have run there.)
-      if (contains_const(addr, [](const std::string &n) { return n == "in_gs_base"; })) {
-        out.error = "the span writes per-CPU memory (%gs:): the update could run on another CPU";
-        return out;
-      }
+      // update would write that CPU's copy. So the capture at the span's
+      // start takes the task's context-switch count, and the runtime skips
+      // the update (the compiled value's store stands) if it changed. (Reads
+      // need no such check: the span's read could as well have run there.)
+      if (contains_const(addr, [](const std::string &n) { return n == "in_gs_base"; })) same_cpu = true;
       auto a = to_update_expr(addr.substitute(from, to).simplify());
       if (!a) {
         out.error = a.error().message;
@@ -429,6 +428,10 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
     out.error = "the update would read memory at " + std::to_string(loads.size()) +
                 " places; it reads once, where the span's one read is (" + *loads.begin() + " …)";
     return out;
+  }
+  if (same_cpu) {
+    captures.push_back("switches");
+    out.kind = SynthKind::Dual;
   }
   out.update = {{"captures", captures}, {"assign", assign}};
   return out;

@@ -263,6 +263,12 @@ TEST(RuntimeUpdateProgram, RefusesWhatTheModuleMustNotRun) {
   expect_refused(captured, false, "without a capture site");
   EXPECT_TRUE(compile_update(captured, true));
   expect_refused(assign("rax", v64), true, "captures nothing");
+  json switches = assign(json::object({{"mem8", op({"gsbase"})}}), op({"extract", 7, 0, v64}));
+  switches["captures"] = {"switches"};  // a per-CPU store: the same CPU only
+  auto sw = compile_update(switches, true);
+  ASSERT_TRUE(sw) << sw.error().message;
+  EXPECT_EQ(sw->capture_mask, X_SIE_CAPTURE_SWITCHES);
+  expect_refused(switches, false, "without a capture site");
   json two = {{"captures", json::array()}, {"assign", {{{"dest", "rax"}, {"expr", v64}}, {{"dest", "rax"}, {"expr", v64}}}}};
   expect_refused(two, false, "written twice");
 
