@@ -165,7 +165,8 @@ int xsie_update_pre(struct kprobe *kp, struct pt_regs *regs)
 			goto out;
 		}
 		cap = &sc->cap;
-		if ((s->prog.capture_mask & X_SIE_CAPTURE_SWITCHES) && cap->switches != xsie_switches(current)) {
+		if ((s->prog.capture_mask & X_SIE_CAPTURE_SWITCHES) &&
+		    cap->switches != xsie_switches(current)) {
 			/* Maybe on another CPU than the span's per-CPU store. */
 			atomic64_inc(&s->skipped);
 			goto out;
