@@ -8,6 +8,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/ptrace.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 
@@ -142,6 +143,15 @@ void xsie_capture_free(struct xsie_capture_table *t);
 void xsie_capture_put(struct xsie_capture_table *t, const struct pt_regs *regs, u32 mask);
 bool xsie_capture_take(struct xsie_capture_table *t, const struct pt_regs *regs,
 		       struct x_sie_state *out);
+
+/*
+ * How often the task was switched out: a task moves to another CPU only
+ * while switched out, so an unchanged count means the same CPU.
+ */
+static __always_inline u64 xsie_switches(const struct task_struct *t)
+{
+	return READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw);
+}
 
 static __always_inline void xsie_regs_to_state(const struct pt_regs *r, struct x_sie_state *s)
 {

@@ -94,6 +94,7 @@ void xsie_capture_put(struct xsie_capture_table *t, const struct pt_regs *regs, 
 	for (r = 0; r < X_SIE_NR_REGS; r++)
 		slot->st.regs[r] = 0;
 	slot->st.flags = 0;
+	slot->st.switches = mask & X_SIE_CAPTURE_SWITCHES ? xsie_switches(task) : 0;
 	if (mask) {
 		struct x_sie_state all;
 

@@ -4,8 +4,8 @@
  * boosted or jump-optimized. The update runs before the instruction after
  * the span, which equals a post-handler on the span's last instruction.
  *
- * They never sleep, never fault (memory writes go through the nofault
- * accessor) and do bounded work: at most X_SIE_MAX_NODES steps plus
+ * They never sleep, never fault (memory reads and writes go through the
+ * nofault accessors) and do bounded work: at most X_SIE_MAX_NODES steps plus
  * X_SIE_MAX_ASSIGNS writes. They never change regs->ip (an optimized probe
  * would ignore it anyway). They run with interrupts off: a jump-optimized
  * probe calls them with interrupts on, and an interrupt taken there would
@@ -61,6 +61,16 @@ static unsigned long *xsie_reg(struct pt_regs *r, unsigned int idx)
 	case X_SIE_R14: return &r->r14;
 	default: return &r->r15;	/* checked at load: never rsp */
 	}
+}
+
+/* What %gs: adds on this CPU: its per-CPU offset. */
+static u64 xsie_gs_base(void)
+{
+#ifdef CONFIG_SMP
+	return __my_cpu_offset;
+#else
+	return 0;
+#endif
 }
 
 /*
@@ -155,13 +165,26 @@ int xsie_update_pre(struct kprobe *kp, struct pt_regs *regs)
 			goto out;
 		}
 		cap = &sc->cap;
+		if ((s->prog.capture_mask & X_SIE_CAPTURE_SWITCHES) &&
+		    cap->switches != xsie_switches(current)) {
+			/* Maybe on another CPU than the span's per-CPU store. */
+			atomic64_inc(&s->skipped);
+			goto out;
+		}
 	}
 	/* Compiled behaviour for this task until its transition (x_sie_transition.c). */
 	if (!xsie_task_on(s->tx) || !xsie_policy_value(s->tx, s, regs, &v))
 		goto out;
 	xsie_regs_to_state(regs, &sc->now);
-	/* Every value first, on the state at the probe; then the writes. */
-	x_sie_prog_eval(&s->prog, &sc->now, cap, v, sc->nodes, &sc->res);
+	sc->now.gs_base = xsie_gs_base();
+	/*
+	 * Every value first, on the state at the probe; then the writes. A read
+	 * that faults leaves the span's own result, the compiled value's.
+	 */
+	if (x_sie_prog_eval(&s->prog, &sc->now, cap, v, sc->nodes, &sc->res)) {
+		atomic64_inc(&s->faults);
+		goto out;
+	}
 	x_sie_prog_apply(&s->prog, &sc->res, &sc->now);
 	for (i = 0; i < s->prog.n_assigns; i += n) {
 		const struct x_sie_assign *a = &s->prog.assigns[i];
@@ -195,6 +218,7 @@ int xsie_capture_pre(struct kprobe *kp, struct pt_regs *regs)
 }
 
 NOKPROBE_SYMBOL(xsie_reg);
+NOKPROBE_SYMBOL(xsie_gs_base);
 NOKPROBE_SYMBOL(xsie_write);
 NOKPROBE_SYMBOL(xsie_store_run);
 NOKPROBE_SYMBOL(xsie_update_pre);

@@ -15,7 +15,8 @@
  * field by field by the module; padding must be zero. The update is a
  * bounded, loop-free program over the operations of the update language
  * (src/synth/update_expr.h): node i may only read nodes before it, so one
- * forward pass evaluates it.
+ * forward pass evaluates it. A program may read the memory its span reads
+ * (LOAD): when that read faults, the update does not run.
  */
 #ifndef X_SIE_UAPI_H
 #define X_SIE_UAPI_H
@@ -24,7 +25,7 @@
 #include <linux/types.h>
 
 #define X_SIE_DEVICE "x-sie"
-#define X_SIE_ABI_VERSION 3
+#define X_SIE_ABI_VERSION 4
 
 /* Bounds of everything the module copies in. */
 #define X_SIE_MAX_CONSTS 16
@@ -63,6 +64,12 @@ enum x_sie_reg {
 
 /* capture_mask: bit r captures register r; this bit captures the flags. */
 #define X_SIE_CAPTURE_FLAGS (1u << X_SIE_NR_REGS)
+/*
+ * This bit captures the task's context-switch count: the update is skipped
+ * (the compiled value's store stands) when the task was switched out since,
+ * so it may run on another CPU than the span's %gs: store did.
+ */
+#define X_SIE_CAPTURE_SWITCHES (1u << (X_SIE_NR_REGS + 1))
 
 enum x_sie_op {
 	X_SIE_OP_CONST = 1,	/* imm, of `width` bits */
@@ -87,7 +94,7 @@ enum x_sie_op {
 	X_SIE_OP_LSHR,
 	X_SIE_OP_ASHR,
 	X_SIE_OP_ITE,		/* a ? b : c, a boolean */
-	X_SIE_OP_EQ,		/* booleans (width 1) from here on */
+	X_SIE_OP_EQ,		/* booleans (width 1) from here to BXOR */
 	X_SIE_OP_ULT,
 	X_SIE_OP_ULE,
 	X_SIE_OP_SLT,
@@ -96,6 +103,8 @@ enum x_sie_op {
 	X_SIE_OP_BAND,
 	X_SIE_OP_BOR,
 	X_SIE_OP_BXOR,
+	X_SIE_OP_LOAD,		/* width (8, 16, 32, 64) bits at the kernel address a, one read */
+	X_SIE_OP_GSBASE,	/* the per-CPU base of the CPU at the probe, what %gs: adds (64) */
 	X_SIE_OP_END
 };
 
@@ -251,9 +260,13 @@ struct x_sie_span_status {
 	__u64 probe_addr;
 	__u64 capture_addr;
 	__u64 hits;		/* updates applied */
-	__u64 skipped;		/* dual: probe hits without a capture of the same frame */
+	__u64 skipped;		/* dual: probe hits without a capture of the same frame,
+				 * or after the task was switched out (CAPTURE_SWITCHES)
+				 */
 	__u64 captures;		/* capture probe hits */
-	__u64 faults;		/* MEM8 writes that faulted (nothing written) */
+	__u64 faults;		/* MEM8 writes that faulted (nothing written), and
+				 * updates a LOAD that faulted kept from running
+				 */
 	__u64 missed;		/* the kprobes' nmissed (hit inside another kprobe handler) */
 	__u64 policy_runs;	/* policy executions */
 	__u64 policy_unset;	/* runs that called no x_set: compiled behaviour kept */

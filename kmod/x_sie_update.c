@@ -8,10 +8,34 @@
 #include "x_sie_update.h"
 
 #ifdef __KERNEL__
+#include <linux/errno.h>
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
+#include <linux/uaccess.h>
 #else
+#include <errno.h>
 #include <stdio.h>	/* __always_inline comes from the build (CMakeLists.txt) */
+#endif
+
+#ifdef __KERNEL__
+/*
+ * One read of 1, 2, 4 or 8 bytes (x86 has efficient unaligned access, so
+ * copy_from_kernel_nofault reads them with one load): the span's own read,
+ * later. User addresses are refused there.
+ */
+static int x_sie_read(__u64 addr, unsigned int bytes, __u64 *val)
+{
+	*val = 0;	/* little-endian: the low bytes */
+	return copy_from_kernel_nofault(val, (const void *)(unsigned long)addr, bytes) ? -EFAULT : 0;
+}
+#else
+int (*x_sie_user_read)(__u64 addr, unsigned int bytes, __u64 *val);
+
+static int x_sie_read(__u64 addr, unsigned int bytes, __u64 *val)
+{
+	*val = 0;
+	return x_sie_user_read && !x_sie_user_read(addr, bytes, val) ? 0 : -EFAULT;
+}
 #endif
 
 static __always_inline __u64 x_sie_mask(unsigned int w)
@@ -34,10 +58,10 @@ static unsigned int x_sie_arity(unsigned int op)
 {
 	switch (op) {
 	case X_SIE_OP_CONST: case X_SIE_OP_V: case X_SIE_OP_REG: case X_SIE_OP_FLAG:
-	case X_SIE_OP_CAP: case X_SIE_OP_CAPFLAG:
+	case X_SIE_OP_CAP: case X_SIE_OP_CAPFLAG: case X_SIE_OP_GSBASE:
 		return 0;
 	case X_SIE_OP_EXTRACT: case X_SIE_OP_ZEXT: case X_SIE_OP_SEXT: case X_SIE_OP_NOT:
-	case X_SIE_OP_NEG: case X_SIE_OP_BNOT:
+	case X_SIE_OP_NEG: case X_SIE_OP_BNOT: case X_SIE_OP_LOAD:
 		return 1;
 	case X_SIE_OP_ITE:
 		return 3;
@@ -92,7 +116,12 @@ static int x_sie_node_check(const struct x_sie_prog *p, unsigned int i, char *er
 		CHECK(!(n->imm & ~x_sie_mask(w)), "node %u: constant wider than %u bits", i, w);
 		break;
 	case X_SIE_OP_V:
-		CHECK(w == 64, "node %u: v is 64 bits", i);
+	case X_SIE_OP_GSBASE:
+		CHECK(w == 64, "node %u: v and gsbase are 64 bits", i);
+		break;
+	case X_SIE_OP_LOAD:
+		CHECK((w == 8 || w == 16 || w == 32 || w == 64) && wa == 64,
+		      "node %u: a load of %u bits at a %u-bit address", i, w, wa);
 		break;
 	case X_SIE_OP_REG:
 	case X_SIE_OP_CAP:
@@ -149,8 +178,8 @@ int x_sie_prog_check(const struct x_sie_prog *p, int has_capture, char *err, siz
 		FAIL("%u nodes (1..%u allowed)", p->n_nodes, X_SIE_MAX_NODES);
 	if (p->n_assigns < 1 || p->n_assigns > X_SIE_MAX_ASSIGNS)
 		FAIL("%u assignments (1..%u allowed)", p->n_assigns, X_SIE_MAX_ASSIGNS);
-	if (p->capture_mask & ~((X_SIE_CAPTURE_FLAGS << 1) - 1))
-		FAIL("capture mask 0x%x names no register or flags", p->capture_mask);
+	if (p->capture_mask & ~((X_SIE_CAPTURE_SWITCHES << 1) - 1))
+		FAIL("capture mask 0x%x names no register, flags or switches", p->capture_mask);
 	if (has_capture ? p->capture_mask == 0 : p->capture_mask != 0)
 		FAIL("%s", has_capture ? "a dual span captures nothing" : "captures without a capture site");
 	for (i = 0; i < p->n_nodes; i++)
@@ -209,8 +238,8 @@ int x_sie_prog_check(const struct x_sie_prog *p, int has_capture, char *err, siz
 #undef CHECK
 #undef FAIL
 
-void x_sie_prog_eval(const struct x_sie_prog *p, const struct x_sie_state *now, const struct x_sie_state *cap,
-		     __u64 v, __u64 *s, struct x_sie_results *out)
+int x_sie_prog_eval(const struct x_sie_prog *p, const struct x_sie_state *now, const struct x_sie_state *cap,
+		    __u64 v, __u64 *s, struct x_sie_results *out)
 {
 	unsigned int i;
 
@@ -313,6 +342,14 @@ void x_sie_prog_eval(const struct x_sie_prog *p, const struct x_sie_state *now, 
 		case X_SIE_OP_BXOR:
 			r = s[n->a] ^ s[n->b];
 			break;
+		case X_SIE_OP_LOAD:
+			if (x_sie_read(s[n->a], w / 8, &r))
+				return -EFAULT;
+			r &= m;
+			break;
+		case X_SIE_OP_GSBASE:
+			r = now->gs_base;
+			break;
 		default:
 			r = 0;
 			break;	/* unreachable: checked at load */
@@ -323,6 +360,7 @@ void x_sie_prog_eval(const struct x_sie_prog *p, const struct x_sie_state *now, 
 		out->value[i] = s[p->assigns[i].value];
 		out->addr[i] = p->assigns[i].dest == X_SIE_DEST_MEM8 ? s[p->assigns[i].addr] : 0;
 	}
+	return 0;
 }
 
 void x_sie_prog_apply(const struct x_sie_prog *p, const struct x_sie_results *r, struct x_sie_state *st)
@@ -341,6 +379,7 @@ void x_sie_prog_apply(const struct x_sie_prog *p, const struct x_sie_results *r,
 
 #ifdef __KERNEL__
 /* Runs inside kprobe handlers: must never itself be probed. */
+NOKPROBE_SYMBOL(x_sie_read);
 NOKPROBE_SYMBOL(x_sie_prog_eval);
 NOKPROBE_SYMBOL(x_sie_prog_apply);
 #endif

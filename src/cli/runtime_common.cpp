@@ -88,7 +88,7 @@ void print_spans(const std::vector<SpanStatus> &spans, bool counters) {
                static_cast<unsigned long long>(s.skipped));
     }
     if (counters && s.missed) printf(", %llu missed", static_cast<unsigned long long>(s.missed));
-    if (counters && s.faults) printf(", %llu faulted writes", static_cast<unsigned long long>(s.faults));
+    if (counters && s.faults) printf(", %llu faulted reads or writes", static_cast<unsigned long long>(s.faults));
     if (counters && s.policy)
       printf("; policy ran %llu times (%llu kept the compiled value, %llu out of the proven range)",
              static_cast<unsigned long long>(s.policy_runs), static_cast<unsigned long long>(s.policy_unset),

@@ -370,7 +370,13 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
       KX_ASSIGN(start, image.function_start(fn, probe));
       std::string label = fn + "+" + hex(probe - start);
       if (label.size() >= X_SIE_LABEL_LEN) label = label.substr(0, X_SIE_LABEL_LEN - 1);
-      auto prog = compile_update(s.value("update", nlohmann::json()), has_capture);
+      // Addresses the linker filled in, read from the linked kernel as it runs.
+      auto update = resolve_linked(s.value("update", nlohmann::json()), [&](uint64_t offset) -> Result<uint64_t> {
+        KX_ASSIGN(bytes, image.live_code(fn, start + offset, X_SIE_MAX_INSN, slide));
+        return linked_address(bytes, start + offset + slide);
+      });
+      if (!update) return make_error(id + ": span " + label + ": " + update.error().message);
+      auto prog = compile_update(*update, has_capture);
       if (!prog) return make_error(id + ": span " + label + ": " + prog.error().message);
 
       x_sie_span x{};

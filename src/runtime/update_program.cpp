@@ -1,7 +1,10 @@
 #include "runtime/update_program.h"
 
+#include <Zydis/Zydis.h>
+
 #include <map>
 
+#include "util/hex.h"
 #include "x_sie_update.h"
 
 namespace kx {
@@ -82,10 +85,18 @@ class Compiler {
       n.op = X_SIE_OP_CONST, n.width = 1, n.imm = op == "true";
       return n;
     }
-    if (op == "v") {
-      n.op = X_SIE_OP_V, n.width = 64;
+    if (op == "v" || op == "gsbase") {
+      n.op = op == "v" ? X_SIE_OP_V : X_SIE_OP_GSBASE, n.width = 64;
       return n;
     }
+    if (op == "load") {
+      KX_ASSIGN(w, width_field(j));
+      if (w != 8 && w != 16 && w != 32 && w != 64) return make_error("a load of " + std::to_string(w) + " bits");
+      KX_ASSIGN(a, operand(j, 2));
+      n.op = X_SIE_OP_LOAD, n.width = w, n.a = a;
+      return n;
+    }
+    if (op == "linked") return make_error("the update's linked address " + brief(j) + " was not resolved");
     if (op == "reg" || op == "cap" || op == "flag" || op == "capflag") {
       if (j.size() != 2 || !j[1].is_string()) return make_error("malformed " + brief(j));
       std::string name = j[1];
@@ -159,6 +170,44 @@ std::optional<unsigned> update_flag(const std::string &name) {
   return it->second;
 }
 
+Result<uint64_t> linked_address(std::span<const uint8_t> code, uint64_t addr) {
+  ZydisDecoder d;
+  ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  ZydisDecodedInstruction in;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, code.data(), code.size(), &in, ops)))
+    return make_error("no instruction at " + hex(addr));
+  for (uint8_t i = 0; i < in.operand_count_visible; ++i) {
+    if (ops[i].type != ZYDIS_OPERAND_TYPE_MEMORY) continue;
+    const auto &m = ops[i].mem;
+    int64_t disp = m.disp.has_displacement ? static_cast<int64_t>(m.disp.value) : 0;
+    if (m.base == ZYDIS_REGISTER_RIP) return addr + in.length + static_cast<uint64_t>(disp);
+    return static_cast<uint64_t>(disp);
+  }
+  return make_error("the instruction at " + hex(addr) + " has no memory operand");
+}
+
+Result<nlohmann::json> resolve_linked(const nlohmann::json &update,
+                                      const std::function<Result<uint64_t>(uint64_t offset)> &resolve) {
+  if (update.is_array() && update.size() == 2 && update[0] == "linked" && update[1].is_string()) {
+    uint64_t offset = 0;
+    try {
+      offset = std::stoull(update[1].get<std::string>(), nullptr, 16);
+    } catch (const std::exception &) {
+      return make_error("malformed linked address " + update.dump());
+    }
+    KX_ASSIGN(value, resolve(offset));
+    return nlohmann::json::array({"const", 64, hex(value)});
+  }
+  if (!update.is_array() && !update.is_object()) return update;
+  nlohmann::json out = update;
+  for (auto it = out.begin(); it != out.end(); ++it) {
+    KX_ASSIGN(x, resolve_linked(*it, resolve));
+    *it = x;
+  }
+  return out;
+}
+
 Result<x_sie_prog> compile_update(const nlohmann::json &update, bool has_capture) {
   x_sie_prog p{};
   if (!update.is_object() || !update.contains("assign") || !update["assign"].is_array())
@@ -167,6 +216,7 @@ Result<x_sie_prog> compile_update(const nlohmann::json &update, bool has_capture
     if (!c.is_string()) return make_error("malformed capture list");
     if (auto r = update_register(c)) p.capture_mask |= 1u << *r;
     else if (update_flag(c)) p.capture_mask |= X_SIE_CAPTURE_FLAGS;
+    else if (c == "switches") p.capture_mask |= X_SIE_CAPTURE_SWITCHES;
     else return make_error("cannot capture " + c.get<std::string>());
   }
   if (update["assign"].size() > X_SIE_MAX_ASSIGNS)

@@ -4,8 +4,10 @@
 // subterms become one node, so the flag updates, which repeat the value
 // computation once per flag, stay small.
 #pragma once
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "util/result.h"
@@ -17,6 +19,17 @@ namespace kx {
 std::optional<unsigned> update_register(const std::string &name);
 // EFLAGS bit of "cf", "pf", "af", "zf", "sf", "of".
 std::optional<unsigned> update_flag(const std::string &name);
+
+// The linked part of the address of the memory operand of the instruction
+// whose bytes (as the running kernel has them: KASLR-relocated) start
+// `code`, at runtime address `addr`: a rip-relative operand's target, else
+// its displacement, sign-extended.
+Result<uint64_t> linked_address(std::span<const uint8_t> code, uint64_t addr);
+
+// The update with every ["linked", "0x…"] (synth/update_expr.h) replaced by
+// the 64-bit constant `resolve` gives for that function offset.
+Result<nlohmann::json> resolve_linked(const nlohmann::json &update,
+                                      const std::function<Result<uint64_t>(uint64_t offset)> &resolve);
 
 // `update` is {"captures": [...], "assign": [{"dest", "expr"}]}; a dual span
 // has a capture site, the others must capture nothing. The result has passed

@@ -52,11 +52,16 @@ struct Lifter {
   z3::expr address_of(size_t i) const {
     const auto &m = op(i).mem;
     z3::expr ea = c.bv_val(0, 64);
-    if (m.base == ZYDIS_REGISTER_RIP) ea = c.bv_val(address + in.length, 64);
+    // The linker's part of the address, as a symbol the runtime resolves.
+    bool linked = s.symbolic_links && !override_for(i) &&
+                  (m.base == ZYDIS_REGISTER_RIP || (i < in.ops.size() && in.ops[i].relocated));
+    z3::expr link = c.bv_const(linked_symbol(address).c_str(), 64);
+    if (m.base == ZYDIS_REGISTER_RIP) ea = linked ? link : c.bv_val(address + in.length, 64);
     else if (m.base != ZYDIS_REGISTER_NONE) ea = z3::zext(s.read_reg(m.base), 64 - ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, m.base));
     if (m.index != ZYDIS_REGISTER_NONE) ea = ea + s.read_reg(m.index) * c.bv_val(m.scale, 64);
     if (auto *o = override_for(i)) ea = ea + fit(o->value, 64);
-    else if (m.disp.has_displacement) ea = ea + c.bv_val(static_cast<int64_t>(m.disp.value), 64);
+    else if (linked && m.base != ZYDIS_REGISTER_RIP) ea = ea + link;
+    else if (m.disp.has_displacement && !linked) ea = ea + c.bv_val(static_cast<int64_t>(m.disp.value), 64);
     if (m.segment == ZYDIS_REGISTER_GS) ea = ea + s.gs_base;
     if (m.segment == ZYDIS_REGISTER_FS) ea = ea + s.fs_base;
     return ea.simplify();

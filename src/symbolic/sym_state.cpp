@@ -1,5 +1,7 @@
 #include "symbolic/sym_state.h"
 
+#include "util/hex.h"
+
 namespace kx {
 
 const char *flag_name(Flag f) {
@@ -74,7 +76,15 @@ void SymState::write_reg(ZydisRegister r, const z3::expr &v) {
   g = g.simplify();
 }
 
-z3::expr SymState::load(const z3::expr &addr, unsigned bytes) const {
+std::string linked_symbol(uint64_t address) { return "linked_" + hex(address); }
+std::string load_symbol(unsigned bits) { return "load_" + std::to_string(bits); }
+
+z3::expr SymState::load(const z3::expr &addr, unsigned bytes) {
+  reads.push_back({addr, bytes});
+  if (opaque_loads && mem.is_const()) {
+    z3::func_decl f = ctx().function(load_symbol(8 * bytes).c_str(), ctx().bv_sort(64), ctx().bv_sort(8 * bytes));
+    return f(addr);
+  }
   z3::expr v = z3::select(mem, addr);
   for (unsigned i = 1; i < bytes; ++i) v = z3::concat(z3::select(mem, addr + ctx().bv_val(i, 64)), v);
   return v;

@@ -91,6 +91,37 @@ bool has_v(const z3::expr &e) {
   return contains_const(e, [](const std::string &n) { return n == UpdateVars::kValue; });
 }
 
+// Does `e` hold a read of the span's input memory (an opaque load)?
+bool has_load(const z3::expr &e) {
+  std::unordered_set<unsigned> seen;
+  std::function<bool(const z3::expr &)> walk = [&](const z3::expr &x) -> bool {
+    if (!seen.insert(x.id()).second || !x.is_app()) return false;
+    if (x.decl().decl_kind() == Z3_OP_UNINTERPRETED && x.num_args() == 1 &&
+        x.decl().name().str().rfind("load_", 0) == 0)
+      return true;
+    for (unsigned i = 0; i < x.num_args(); ++i)
+      if (walk(x.arg(i))) return true;
+    return false;
+  };
+  return walk(e);
+}
+
+// The distinct ["load", …] nodes of an update.
+void update_loads(const nlohmann::json &j, std::set<std::string> &out) {
+  if (!j.is_array() && !j.is_object()) return;
+  if (j.is_array() && !j.empty() && j[0] == "load") out.insert(j.dump());
+  for (auto &x : j) update_loads(x, out);
+}
+
+// A state for synthesis: linked addresses are symbols, reads of input
+// memory opaque loads (sym_state.h).
+SymState synthesis_state(z3::context &c) {
+  SymState s(c, "in_");
+  s.symbolic_links = true;
+  s.opaque_loads = true;
+  return s;
+}
+
 // The seed operands of instruction `i` with T written as a term of `v`.
 std::vector<ValueOverride> overrides_at(const std::vector<SpanSeed> &seeds, size_t i, const z3::expr &v) {
   std::vector<ValueOverride> out;
@@ -202,6 +233,34 @@ std::optional<z3::expr> undo(const Insn &in, int reg, const z3::expr &post, cons
   return z3::concat(post.extract(63, w), *pre).simplify();                       // 8/16-bit: upper bits kept
 }
 
+// When may an update read memory? It reads at the probe what the span read
+// earlier; another CPU may have written there since. That is the span's own
+// read delayed to the probe — an execution the original allows too — as
+// long as the update recomputes everything that read gave (nothing the span
+// leaves keeps the earlier value), the span stores nothing after it, and the
+// update reads once (checked after synthesis). Empty when the span's reads
+// are fine, else why not.
+std::string memory_read_refusal(const SymState &impl_end, const SymState &in, const SymState &end,
+                                const std::set<int> &written) {
+  bool read = false;
+  for (int r = 0; r < 16; ++r) read = read || (has_v(end.gpr[r]) && has_load(end.gpr[r]));
+  for (int fl = 0; fl < kFlagCount; ++fl) read = read || (has_v(end.flag[fl]) && has_load(end.flag[fl]));
+  if (!read) return "";
+  if (!z3::eq(impl_end.mem, in.mem))
+    return "the span reads memory and writes memory: an update that reads again after the span's store is not "
+           "supported yet";
+  for (int r : written)
+    if (!has_v(end.gpr[r]) && has_load(impl_end.gpr[r]))
+      return std::string(gpr_name(r)) + " keeps a value the span read from memory, which the update would read "
+             "again: both must come from one read";
+  for (int fl = 0; fl < kFlagCount; ++fl)
+    if (!z3::eq(impl_end.flag[fl], in.flag[fl]) && !has_v(end.flag[fl]) && !depends_on_undefined(impl_end.flag[fl]) &&
+        has_load(impl_end.flag[fl]))
+      return std::string(flag_name(Flag(fl))) + " keeps a value the span read from memory, which the update would "
+             "read again: both must come from one read";
+  return "";
+}
+
 struct Synthesis {
   SynthKind kind;
   nlohmann::json update;
@@ -239,13 +298,22 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
       collect(m.arg(1));
       collect(m.arg(2));
     }
-  if (inputs.count("mem") || inputs.count("gs_base") || inputs.count("fs_base")) {
-    out.error = "the span's result depends on memory it reads; updates cannot read memory";
+  if (inputs.count("mem")) {
+    out.error = "the span's result depends on memory it wrote itself (a load after a store); updates read memory "
+                "only as the span found it";
+    return out;
+  }
+  if (inputs.count("fs_base")) {
+    out.error = "the span's result depends on %fs-relative memory, which kernel code does not use";
     return out;
   }
   std::set<int> written;
   for (int r = 0; r < 16; ++r)
     if (!z3::eq(impl_end.gpr[r], in.gpr[r])) written.insert(r);
+  if (std::string why = memory_read_refusal(impl_end, in, end, written); !why.empty()) {
+    out.error = why;
+    return out;
+  }
 
   // Each input, recovered at the end of the span: current value, undone, or captured.
   z3::expr_vector from(c), to(c);
@@ -255,6 +323,11 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
     int r = -1;
     for (int k = 0; k < 16; ++k)
       if (name == gpr_name(k)) r = k;
+    if (name == "gs_base") {  // the per-CPU base: the CPU's own at the probe
+      from.push_back(in.gs_base);
+      to.push_back(c.bv_const(UpdateVars::kGsBase, 64));
+      continue;
+    }
     if (r < 0) {  // a flag
       int fl = -1;
       for (int k = 0; k < kFlagCount; ++k)
@@ -298,7 +371,7 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
   out.kind = !captures.empty() ? SynthKind::Dual : inverse ? SynthKind::Inverse : SynthKind::Insertion;
 
   nlohmann::json assign = nlohmann::json::array();
-  bool lost = false;
+  bool lost = false, same_cpu = false;
   auto add = [&](nlohmann::json dest, z3::expr e) -> bool {
     z3::expr sub = e.substitute(from, to).simplify();
     if (has_lost(sub)) {
@@ -332,6 +405,12 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
     }
     for (auto it = stores.rbegin(); it != stores.rend(); ++it) {
       z3::expr addr = it->first;
+      // A task may move to another CPU between the span and the probe: the
+      // update would write that CPU's copy. So the capture at the span's
+      // start takes the task's context-switch count, and the runtime skips
+      // the update (the compiled value's store stands) if it changed. (Reads
+      // need no such check: the span's read could as well have run there.)
+      if (contains_const(addr, [](const std::string &n) { return n == "in_gs_base"; })) same_cpu = true;
       auto a = to_update_expr(addr.substitute(from, to).simplify());
       if (!a) {
         out.error = a.error().message;
@@ -345,6 +424,17 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
     std::set<std::string> more = force_capture;
     more.insert(undone.begin(), undone.end());
     return synthesize(f, first, last, seeds, c, in, end, impl_end, more);
+  }
+  std::set<std::string> loads;
+  update_loads(assign, loads);
+  if (loads.size() > 1) {
+    out.error = "the update would read memory at " + std::to_string(loads.size()) +
+                " places; it reads once, where the span's one read is (" + *loads.begin() + " …)";
+    return out;
+  }
+  if (same_cpu) {
+    captures.push_back("switches");
+    out.kind = SynthKind::Dual;
   }
   out.update = {{"captures", captures}, {"assign", assign}};
   return out;
@@ -377,6 +467,27 @@ z3::expr operands_fit(const DecodedFunction &f, const std::vector<SpanSeed> &see
   return all;
 }
 
+// The update reads exactly what the span reads: each of its loads has the
+// width and the address of one of the span's reads (`span_reads`), in every
+// state — so it reads no other memory, even where the value would not matter.
+Result<z3::expr> reads_what_the_span_reads(z3::context &c, const nlohmann::json &update,
+                                           const std::map<std::string, z3::expr> &vars,
+                                           const std::vector<MemRead> &span_reads) {
+  std::set<std::string> loads;
+  update_loads(update["assign"], loads);
+  z3::expr all = c.bool_val(true);
+  for (auto &text : loads) {
+    auto load = nlohmann::json::parse(text);
+    KX_ASSIGN(addr, from_update_expr(c, load.at(2), vars));
+    unsigned bytes = load.at(1).get<unsigned>() / 8;
+    z3::expr one = c.bool_val(false);
+    for (auto &r : span_reads)
+      if (r.bytes == bytes) one = one || addr == r.addr;
+    all = all && one;
+  }
+  return all;
+}
+
 // Proves impl(V0); update(V') == spec(V') for all states and V' in range,
 // where spec is `spec` run with its seeds' T written in terms of V'.
 std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const std::vector<SpanSeed> &seeds,
@@ -384,6 +495,7 @@ std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const st
                                           unsigned timeout_ms, bool flags_live = true) {
   z3::context c;
   SymState sigma(c, "p_");
+  sigma.symbolic_links = true;  // as synthesis saw them; memory stays bytes
   z3::expr v = c.bv_const(UpdateVars::kValue, 64);
   SymState spec = sigma, impl = sigma;
   if (auto st = run_span(spec, *spec_r.f, spec_r.first, spec_r.last, seeds, &v); !st)
@@ -391,7 +503,10 @@ std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const st
   if (auto st = run_span(impl, *impl_r.f, impl_r.first, impl_r.last, {}, nullptr); !st)
     return {ProofResult::Failed, st.error().message};
 
-  std::map<std::string, z3::expr> vars = {{UpdateVars::kValue, v}};
+  // The memory and the per-CPU base at the probe: the span's, since the
+  // span reads memory only if it writes none (memory_read_refusal).
+  std::map<std::string, z3::expr> vars = {
+      {UpdateVars::kValue, v}, {UpdateVars::kMemory, impl.mem}, {UpdateVars::kGsBase, impl.gs_base}};
   for (int r = 0; r < 16; ++r) {
     vars.emplace(UpdateVars::reg(gpr_name(r)), impl.gpr[r]);
     vars.emplace(UpdateVars::cap(gpr_name(r)), sigma.gpr[r]);  // captured at the span's start
@@ -425,6 +540,9 @@ std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const st
   for (int fl = 0; fl < kFlagCount && flags_live; ++fl)
     if (!depends_on_undefined(spec.flag[fl])) same = same && after.flag[fl] == spec.flag[fl];
   same = same && after.mem == spec.mem;
+  auto reads = reads_what_the_span_reads(c, update, vars, impl.reads);
+  if (!reads) return {ProofResult::Failed, reads.error().message};
+  same = same && *reads;
 
   // The range is checked, not trusted: beyond the widths of the seeds'
   // operands the compiler emits other instructions, which spec does not model.
@@ -458,15 +576,17 @@ std::string same_expression(const DecodedFunction &orig, size_t first, size_t la
   if (tf < 0 || tl < 0 || tl - tf != static_cast<long>(last - first)) return "not comparable: the span does not align";
   z3::context c;
   SymState sigma(c, "p_");
+  sigma.symbolic_links = true;
   SymState a = sigma, b = sigma;
   z3::expr v = c.bv_val(value, 64);
-  // Both at address 0: rip-relative operands then agree across layouts.
+  // Each instruction at its index in the span: linked addresses (named by
+  // address) then agree across layouts.
   for (size_t i = first; i <= last; ++i) {
-    auto r = lift(a, orig.insns[i], 0, overrides_at(seeds, i, v));
+    auto r = lift(a, orig.insns[i], i - first, overrides_at(seeds, i, v));
     if (!r) return "not comparable: " + r.error().message;
   }
   for (long i = tf; i <= tl; ++i) {
-    auto r = lift(b, test.insns[i], 0);
+    auto r = lift(b, test.insns[i], static_cast<uint64_t>(i - tf));
     if (!r) return "not comparable: " + r.error().message;
   }
   z3::expr same = a.mem == b.mem;
@@ -642,7 +762,7 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
     return std::nullopt;
   }
   z3::context c;
-  SymState in(c, "in_");
+  SymState in = synthesis_state(c);
   z3::expr v = c.bv_const(UpdateVars::kValue, 64);
   SymState spec = in, impl = in;
   auto st = run_span(spec, test, tfirst, tlast, seeds, &v);
@@ -715,7 +835,7 @@ std::vector<CriticalSpan> build_critical_spans(const DecodedFunction &f, std::ve
   size_t i = 0;
   while (i < seeds.size()) {
     z3::context c;
-    SymState in(c, "in_");
+    SymState in = synthesis_state(c);
     SymState s = in;
     z3::expr v = c.bv_const(UpdateVars::kValue, 64);
     size_t first = seeds[i].insn, last = first;

@@ -1,5 +1,6 @@
 #include "synth/update_expr.h"
 
+#include "symbolic/sym_state.h"
 #include "util/hex.h"
 
 #include <cstdio>
@@ -25,6 +26,9 @@ nlohmann::json fold(const std::string &op, unsigned w, std::vector<nlohmann::jso
 
 }  // namespace
 
+std::string UpdateVars::linked(uint64_t offset) { return linked_symbol(offset); }
+std::string UpdateVars::load(unsigned bits) { return load_symbol(bits); }
+
 Result<nlohmann::json> to_update_expr(const z3::expr &e) {
   if (e.is_numeral()) return nlohmann::json::array({"const", e.get_sort().bv_size(), hex(e.get_numeral_uint64())});
   if (e.is_true()) return nlohmann::json::array({"true"});
@@ -32,12 +36,23 @@ Result<nlohmann::json> to_update_expr(const z3::expr &e) {
   if (e.is_const()) {
     std::string n = e.decl().name().str();
     if (n == UpdateVars::kValue) return nlohmann::json::array({"v"});
+    if (n == UpdateVars::kGsBase) return nlohmann::json::array({"gsbase"});
+    if (n.rfind("linked_", 0) == 0) return nlohmann::json::array({"linked", n.substr(7)});
     if (n.rfind("r_", 0) == 0) return nlohmann::json::array({"reg", n.substr(2)});
     if (n.rfind("f_", 0) == 0) return nlohmann::json::array({"flag", n.substr(2)});
     if (n.rfind("c_", 0) == 0) return nlohmann::json::array({e.is_bool() ? "capflag" : "cap", n.substr(2)});
     return make_error("the update reads " + n + ", which the runtime cannot provide");
   }
   if (!e.is_app()) return make_error("unsupported term in an update: " + e.to_string());
+  if (e.decl().decl_kind() == Z3_OP_UNINTERPRETED && e.num_args() == 1) {
+    unsigned bits = e.get_sort().bv_size();
+    if (e.decl().name().str() == UpdateVars::load(bits)) {
+      KX_ASSIGN(addr, to_update_expr(e.arg(0)));
+      return nlohmann::json::array({"load", bits, addr});
+    }
+  }
+  if (e.decl().decl_kind() == Z3_OP_SELECT)
+    return make_error("the update reads memory the span itself wrote (a load after a store)");
   std::vector<nlohmann::json> args;
   for (unsigned i = 0; i < e.num_args(); ++i) {
     KX_ASSIGN(a, to_update_expr(e.arg(i)));
@@ -105,6 +120,26 @@ Result<z3::expr> from_update_expr(z3::context &c, const nlohmann::json &j, const
   if (op == "true") return c.bool_val(true);
   if (op == "false") return c.bool_val(false);
   if (op == "v") return var(UpdateVars::kValue);
+  if (op == "gsbase") return var(UpdateVars::kGsBase);
+  if (op == "linked") {
+    uint64_t offset = 0;
+    try {
+      offset = std::stoull(j.at(1).get<std::string>(), nullptr, 16);
+    } catch (const std::exception &) {
+      return make_error("malformed linked address " + j.dump());
+    }
+    return c.bv_const(linked_symbol(offset).c_str(), 64);
+  };
+  if (op == "load") {
+    // The bytes of the memory at the probe, little-endian, as the span reads them.
+    unsigned bits = j.at(1).get<unsigned>();
+    if (bits != 8 && bits != 16 && bits != 32 && bits != 64) return make_error("a load of " + std::to_string(bits) + " bits");
+    KX_ASSIGN(mem, var(UpdateVars::kMemory));
+    KX_ASSIGN(addr, sub(2));
+    z3::expr v = z3::select(mem, addr);
+    for (unsigned i = 1; i < bits / 8; ++i) v = z3::concat(z3::select(mem, addr + c.bv_val(i, 64)), v);
+    return v;
+  }
   if (op == "reg") return var(UpdateVars::reg(j[1]));
   if (op == "flag") return var(UpdateVars::flag(j[1]));
   if (op == "cap" || op == "capflag") return var(UpdateVars::cap(j[1]));
@@ -172,6 +207,24 @@ static Result<uint64_t> eval(const nlohmann::json &j, const ConcreteEnv &env, un
     auto it = m.find(j[1]);
     if (it == m.end()) return make_error("no value for " + op + " " + j[1].get<std::string>());
     return it->second;
+  }
+  if (op == "gsbase") {
+    w_out = 64;
+    return env.gs_base;
+  }
+  if (op == "linked") {
+    w_out = 64;
+    auto it = env.linked.find(j.at(1).get<std::string>());
+    if (it == env.linked.end()) return make_error("no linked address for the instruction at " + j[1].get<std::string>());
+    return it->second;
+  }
+  if (op == "load") {
+    KX_ASSIGN(addr, sub(2, wa));
+    w_out = j.at(1);
+    if (!env.load) return make_error("the update reads memory, and there is none");
+    auto v = env.load(addr, w_out / 8);
+    if (!v) return make_error("the update's read of " + std::to_string(w_out / 8) + " bytes at " + hex(addr) + " faulted");
+    return *v & mask(w_out);
   }
   if (op == "flag" || op == "capflag") {
     w_out = 1;

@@ -203,6 +203,24 @@ TEST_F(KernelConsts, BlkMaxRequestCount) {
   EXPECT_EQ(safe_span(r, "blk_start_plug_nr_ios").escapes.size(), 1u);
 }
 
+// block/blk.h:263 `BLK_PLUG_FLUSH_SIZE (128 * 1024)`: blk_add_rq_to_plug's
+// `blk_rq_bytes(last) >= BLK_PLUG_FLUSH_SIZE` is `cmpl $0x1ffff,0x2c(%r12)`,
+// a span that reads the request's length from memory: its update reads the
+// same 4 bytes again at the probe (issue 14).
+TEST_F(KernelConsts, BlkPlugFlushSizeReadsTheRequestLength) {
+  auto r = build("block/blk.h:263:0");
+  EXPECT_EQ(r.status, ConstStatus::Tunable) << r.reason;
+  auto u = uses(r);
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u.begin()->second, "blk_add_rq_to_plug");
+  EXPECT_EQ(spans(r), (std::multimap<std::string, std::string>{{"insertion", "blk_add_rq_to_plug"}}));
+  ASSERT_EQ(r.spans.size(), 1u);
+  std::string update = r.spans[0].update.dump();
+  EXPECT_NE(update.find(R"(["load",32,)"), std::string::npos) << update;
+  EXPECT_NE(update.find(R"(["reg","r12"])"), std::string::npos) << update;
+  EXPECT_NE(update.find(R"(["const",64,"0x2c"])"), std::string::npos) << update;
+}
+
 // kernel/softirq.c:518 `MAX_SOFTIRQ_RESTART 10`: `mov $0xa,%r14d` in
 // handle_softirqs; 10 compiles differently from the test values (register
 // allocation), so the seed is found between test builds and aligned back.

@@ -7,6 +7,7 @@
 #include "binary/disasm.h"
 #include "kernel/tree_cache.h"
 #include "runtime/transaction.h"
+#include "runtime/update_program.h"
 
 namespace kx {
 namespace {
@@ -57,6 +58,37 @@ TEST_F(LiveCode, PerCpuOffsetsAndCallsStay) {
   uint64_t call = find("do_shrink_slab", {0xe8});  // call rel32
   ASSERT_NE(call, 0u);
   EXPECT_EQ(*image->live_code("do_shrink_slab", call, 5, kSlide), *image->code("do_shrink_slab", call, 5));
+}
+
+// An update's ["linked", …] address (a span reading memory, issue 14):
+// a rip-relative global moves with the slide, a %gs: per-CPU offset does not.
+TEST_F(LiveCode, LinkedAddressesAreWhereTheRunningKernelReads) {
+  auto global = image->symbol("pcpu_nr_empty_pop_pages");
+  ASSERT_TRUE(global);
+  auto start = image->symbol("pcpu_alloc");
+  ASSERT_TRUE(start);
+  auto code = image->code("pcpu_alloc", *start, 1 << 16);
+  ASSERT_TRUE(code);
+  auto insns = disassemble(*code, std::vector<bool>(code->size(), false), *start);
+  ASSERT_TRUE(insns);
+  int found = 0;
+  for (auto &in : *insns) {
+    if ((*code)[in.offset] != 0x83 || (*code)[in.offset + 1] != 0x3d) continue;  // cmpl $imm8, disp(%rip)
+    auto live = image->live_code("pcpu_alloc", *start + in.offset, in.length, kSlide);
+    ASSERT_TRUE(live);
+    auto a = linked_address(*live, *start + in.offset + kSlide);
+    ASSERT_TRUE(a) << a.error().message;
+    found += *a == *global + kSlide;
+  }
+  EXPECT_GE(found, 1) << "no cmpl of pcpu_nr_empty_pop_pages in pcpu_alloc";
+
+  uint64_t gs = find("blk_start_plug_nr_ios", {0x65, 0x48, 0x8b, 0x04, 0x25});  // mov %gs:current_task, %rax
+  ASSERT_NE(gs, 0u);
+  auto live = image->live_code("blk_start_plug_nr_ios", gs, 9, kSlide);
+  ASSERT_TRUE(live);
+  auto percpu = linked_address(*live, gs + kSlide);
+  ASSERT_TRUE(percpu) << percpu.error().message;
+  EXPECT_EQ(*percpu, *image->symbol("current_task"));
 }
 
 }  // namespace

@@ -100,6 +100,46 @@ TEST(RuntimeTransaction, PlansBlkMaxRequestCount) {
   EXPECT_TRUE(t->notes.empty());
 }
 
+// A span that reads a global (cmpl $0x3e8,0xf6(%rip) at +0): the update's
+// ["linked", "0x0"] becomes the global's runtime address, slide included.
+TEST(RuntimeTransaction, ResolvesTheLinkedAddressAnUpdateReads) {
+  FakeImage img;
+  const uint64_t start = 0xffffffff81001000ull;
+  img.fns["reads_global"] = {start, {0x81, 0x3d, 0xf6, 0x00, 0x00, 0x00, 0xe8, 0x03, 0x00, 0x00,  // cmpl
+                                     0x7e, 0x02, 0x31, 0xc0, 0xc3}};
+  json r = report("BLK_MAX_REQUEST_COUNT");
+  json span = r["critical_spans"][0];
+  span["function"] = "reads_global";
+  span["probe_address"] = "0xffffffff8100100a";  // the jle
+  span["kind"] = "insertion";
+  span.erase("capture_address");
+  span["update"] = {{"captures", json::array()},
+                    {"assign", {{{"dest", "zf"},
+                                 {"expr", {"eq", {"load", 32, {"linked", "0x0"}}, {"extract", 31, 0, {"v"}}}}}}}};
+  r["critical_spans"] = {span};
+  auto t = plan_transaction({{r, 8}}, img, kBuildId, kSlide, TransitionMode::immediate);
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_EQ(t->spans.size(), 1u);
+  const x_sie_prog &p = t->spans[0].prog;
+  bool found = false;
+  for (unsigned i = 0; i < p.n_nodes; ++i)
+    if (p.nodes[i].op == X_SIE_OP_LOAD) {
+      EXPECT_EQ(p.nodes[i].width, 32);
+      const x_sie_node &addr = p.nodes[p.nodes[i].a];
+      EXPECT_EQ(addr.op, unsigned(X_SIE_OP_CONST));
+      EXPECT_EQ(addr.imm, start + kSlide + 10 + 0xf6);
+      found = true;
+    }
+  EXPECT_TRUE(found);
+
+  // An instruction without a memory operand has no linked address.
+  span["update"]["assign"][0]["expr"][1][2] = {"linked", "0xa"};
+  r["critical_spans"] = {span};
+  auto bad = plan_transaction({{r, 8}}, img, kBuildId, kSlide, TransitionMode::immediate);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("no memory operand"), std::string::npos) << bad.error().message;
+}
+
 TEST(RuntimeTransaction, PlansAllCachedConstsAsOneTransaction) {
   FakeImage img;
   std::vector<ConstRequest> all;

@@ -3,6 +3,7 @@
 // reference semantics, evaluate_update_expr, on random states.
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -39,6 +40,25 @@ uint64_t interesting(std::mt19937_64 &rng) {
   }
 }
 
+// Memory both evaluators read: a byte per address, a hash of it; pages
+// whose number is 3 mod 7 are not mapped (the read faults).
+bool mapped(uint64_t addr) { return (addr >> 12) % 7 != 3; }
+uint8_t byte_at(uint64_t addr) { return static_cast<uint8_t>((addr * 0x9e3779b97f4a7c15ull) >> 56); }
+std::optional<uint64_t> read_memory(uint64_t addr, unsigned bytes) {
+  uint64_t v = 0;
+  for (unsigned i = 0; i < bytes; ++i) {
+    if (!mapped(addr + i)) return std::nullopt;
+    v |= static_cast<uint64_t>(byte_at(addr + i)) << (8 * i);
+  }
+  return v;
+}
+int module_read(__u64 addr, unsigned int bytes, __u64 *val) {
+  auto v = read_memory(addr, bytes);
+  if (!v) return -1;
+  *val = *v;
+  return 0;
+}
+
 struct Case {
   x_sie_state now{}, cap{};
   ConcreteEnv env;
@@ -60,13 +80,18 @@ Case random_case(std::mt19937_64 &rng, uint64_t v) {
     c.env.capflags[f] = (c.cap.flags >> bit) & 1;
   }
   c.env.v = v;
+  c.now.gs_base = c.env.gs_base = interesting(rng);
+  c.env.load = read_memory;
   return c;
 }
 
 // Runs `update` through the module's evaluator and the reference on `n`
 // random states with values from [lo, hi]; every assignment must agree, and
 // apply must write exactly the register and flag destinations.
-void expect_agreement(const json &update, bool has_capture, int64_t lo, int64_t hi, int n, const std::string &what) {
+void expect_agreement(const json &update, bool has_capture, int64_t lo, int64_t hi, int n, const std::string &what,
+                      int *faults = nullptr) {
+  int ignored = 0;
+  if (!faults) faults = &ignored;
   auto prog = compile_update(update, has_capture);
   ASSERT_TRUE(prog) << what << ": " << prog.error().message;
   std::mt19937_64 rng(0x5eed ^ std::hash<std::string>{}(what));
@@ -80,11 +105,25 @@ void expect_agreement(const json &update, bool has_capture, int64_t lo, int64_t 
     }
     Case c = random_case(rng, static_cast<uint64_t>(v));
     x_sie_results res{};
-    x_sie_prog_eval(&*prog, &c.now, &c.cap, static_cast<uint64_t>(v), scratch.data(), &res);
+    x_sie_user_read = module_read;
+    int rc = x_sie_prog_eval(&*prog, &c.now, &c.cap, static_cast<uint64_t>(v), scratch.data(), &res);
+    x_sie_user_read = nullptr;
     x_sie_state after = c.now;
-    x_sie_prog_apply(&*prog, &res, &after);
     x_sie_state expected = c.now;
     const auto &assigns = update["assign"];
+    // A read that faults anywhere: the module runs no assignment at all.
+    bool faulted = false;
+    for (auto &a : assigns) {
+      auto ref = evaluate_update_expr(a["expr"], c.env);
+      faulted = faulted || (!ref && ref.error().message.find("faulted") != std::string::npos);
+    }
+    if (faulted) {
+      ASSERT_EQ(rc, -EFAULT) << what << ": a faulting read must stop the update";
+      ++*faults;
+      continue;
+    }
+    ASSERT_EQ(rc, 0) << what;
+    x_sie_prog_apply(&*prog, &res, &after);
     for (size_t a = 0; a < assigns.size(); ++a) {
       auto ref = evaluate_update_expr(assigns[a]["expr"], c.env);
       ASSERT_TRUE(ref) << what << ": " << ref.error().message;
@@ -169,6 +208,33 @@ TEST(RuntimeUpdateProgram, EveryOperationAgreesWithTheReference) {
   expect_agreement(update, true, -70000, 70000, 3000, "every operation");
 }
 
+// Reads of the memory a span reads: at register-relative, per-CPU and
+// constant (resolved linked) addresses, of every width; a fault anywhere
+// keeps every assignment from running.
+TEST(RuntimeUpdateProgram, LoadsAgreeWithTheReferenceAndAFaultStopsTheUpdate) {
+  json field = op({"add", 64, op({"reg", "r12"}), op({"const", 64, "0x2c"})});
+  json percpu = op({"add", 64, op({"gsbase"}), op({"add", 64, op({"reg", "r8"}), op({"const", 64, "0x12"})})});
+  json v32 = op({"extract", 31, 0, op({"v"})});
+  json ld32 = op({"load", 32, field});
+  json cf = op({"ult", ld32, v32});
+  json zf = op({"eq", ld32, v32});
+  json rsi = op({"add", 64, op({"zext", 64, op({"load", 16, percpu})}),
+                 op({"add", 64, op({"load", 64, op({"const", 64, "0xffffffff81234560"})}),
+                     op({"zext", 64, op({"load", 8, op({"reg", "rdi"})})})})});
+  json update = {{"captures", json::array()},
+                 {"assign", {{{"dest", "cf"}, {"expr", cf}}, {{"dest", "zf"}, {"expr", zf}}, {{"dest", "rsi"}, {"expr", rsi}}}}};
+  int faults = 0;
+  expect_agreement(update, false, 0, 1 << 20, 3000, "loads", &faults);
+  EXPECT_GT(faults, 100);   // some reads fault ...
+  EXPECT_LT(faults, 2900);  // ... and most do not
+  auto p = compile_update(update, false);
+  ASSERT_TRUE(p);
+  // One node per distinct load: the field is read once for cf and zf.
+  int loads = 0;
+  for (unsigned i = 0; i < p->n_nodes; ++i) loads += p->nodes[i].op == X_SIE_OP_LOAD;
+  EXPECT_EQ(loads, 4);
+}
+
 void expect_refused(const json &update, bool has_capture, const std::string &why) {
   auto p = compile_update(update, has_capture);
   ASSERT_FALSE(p) << update.dump();
@@ -181,7 +247,8 @@ TEST(RuntimeUpdateProgram, RefusesWhatTheModuleMustNotRun) {
   };
   json v64 = op({"v"});
   expect_refused(assign("rax", op({"udiv", 64, v64, v64})), false, "outside the update language");
-  expect_refused(assign("rax", op({"load", 64, v64})), false, "outside the update language");
+  expect_refused(assign("rax", op({"zext", 64, op({"load", 12, v64})})), false, "a load of 12 bits");
+  expect_refused(assign("rax", op({"load", 64, op({"linked", "0x1c"})})), false, "was not resolved");
   expect_refused(assign("rsp", v64), false, "cannot be written");
   expect_refused(assign("rip", v64), false, "writes rip");
   expect_refused(assign("rax", op({"reg", "cr3"})), false, "reads cr3");
@@ -196,6 +263,12 @@ TEST(RuntimeUpdateProgram, RefusesWhatTheModuleMustNotRun) {
   expect_refused(captured, false, "without a capture site");
   EXPECT_TRUE(compile_update(captured, true));
   expect_refused(assign("rax", v64), true, "captures nothing");
+  json switches = assign(json::object({{"mem8", op({"gsbase"})}}), op({"extract", 7, 0, v64}));
+  switches["captures"] = {"switches"};  // a per-CPU store: the same CPU only
+  auto sw = compile_update(switches, true);
+  ASSERT_TRUE(sw) << sw.error().message;
+  EXPECT_EQ(sw->capture_mask, X_SIE_CAPTURE_SWITCHES);
+  expect_refused(switches, false, "without a capture site");
   json two = {{"captures", json::array()}, {"assign", {{{"dest", "rax"}, {"expr", v64}}, {{"dest", "rax"}, {"expr", v64}}}}};
   expect_refused(two, false, "written twice");
 
@@ -236,6 +309,19 @@ TEST(RuntimeUpdateProgram, ModuleCheckRejectsMalformedPrograms) {
     p.nodes[3] = x_sie_node{X_SIE_OP_CONST, 8, 0, 0, 0, 0, {0, 0}, 0x1ff};
     p.n_nodes = 4;
   }, "wider than 8");
+  bad([](x_sie_prog &p) {
+    p.nodes[3] = x_sie_node{X_SIE_OP_LOAD, 24, 0, 2, 0, 0, {0, 0}, 0};
+    p.n_nodes = 4;
+  }, "a load of 24 bits");
+  bad([](x_sie_prog &p) {
+    p.nodes[3] = x_sie_node{X_SIE_OP_EXTRACT, 8, 0, 2, 0, 0, {0, 0}, 0};
+    p.nodes[4] = x_sie_node{X_SIE_OP_LOAD, 32, 0, 3, 0, 0, {0, 0}, 0};
+    p.n_nodes = 5;
+  }, "8-bit address");
+  bad([](x_sie_prog &p) {
+    p.nodes[3] = x_sie_node{X_SIE_OP_GSBASE, 64, 0, 2, 0, 0, {0, 0}, 0};
+    p.n_nodes = 4;
+  }, "unused operand");
 }
 
 }  // namespace

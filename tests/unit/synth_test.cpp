@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <unicorn/unicorn.h>
 
+#include <cstring>
 #include <random>
 
 #include "seeds/seeds.h"
 #include "symbolic/sym_state.h"
 #include "synth/critical_span.h"
+#include "runtime/update_program.h"
 #include "synth/update_expr.h"
 #include "test_util.h"
 
@@ -23,10 +25,14 @@ const int kUcRegs[16] = {UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_
                          UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15};
 const unsigned kFlagBit[kFlagCount] = {0, 2, 4, 6, 7, 11};
 
+// Fixtures keep a variable at this offset of .text (rip_cmp.S).
+constexpr uint64_t kTextData = 0x100;
+
 struct Machine {
   uint64_t gpr[16];
   uint64_t eflags;
-  std::vector<uint8_t> data;
+  std::vector<uint8_t> data;       // at kData, which is also the %gs base
+  std::vector<uint8_t> text_data;  // at kCode + kTextData when the code reaches there
 };
 
 // Runs code[start, stop) from `m` in Unicorn.
@@ -36,7 +42,11 @@ Machine emulate(const std::vector<uint8_t> &code, uint64_t start, uint64_t stop,
   uc_mem_map(uc, kCode, 0x1000, UC_PROT_ALL);
   uc_mem_map(uc, kData, 0x1000, UC_PROT_ALL);
   uc_mem_write(uc, kCode, code.data(), code.size());
+  if (code.size() >= kTextData + m.text_data.size())
+    uc_mem_write(uc, kCode + kTextData, m.text_data.data(), m.text_data.size());
   uc_mem_write(uc, kData, m.data.data(), m.data.size());
+  uint64_t gs = kData;
+  uc_reg_write(uc, UC_X86_REG_GS_BASE, &gs);
   for (int i = 0; i < 16; ++i) uc_reg_write(uc, kUcRegs[i], &m.gpr[i]);
   uc_reg_write(uc, UC_X86_REG_EFLAGS, &m.eflags);
   EXPECT_EQ(uc_emu_start(uc, kCode + start, kCode + stop, 0, 0), UC_ERR_OK);
@@ -83,18 +93,34 @@ struct SpanFixture : ::testing::Test {
         if (f.insns[i].offset == s.offset) out.push_back({i, s.operand, s.relation});
     return out;
   }
-  // Seeds, then spans of the original build.
-  std::vector<CriticalSpan> spans(const std::string &src, int64_t v0) {
+  // Seeds, then spans of the original build (its seeds in `seeds_out`).
+  std::vector<CriticalSpan> spans(const std::string &src, int64_t v0, std::vector<SpanSeed> *seeds_out = nullptr) {
     DecodedFunction f;
     auto s = seeds(src, v0, f);
+    if (seeds_out) *seeds_out = s;
     return build_critical_spans(f, s);
   }
 
-  // Machine `a`, where the ORIGINAL span left it after starting from `m`,
-  // once the span's update for `v1` has run.
-  Machine updated(const CriticalSpan &cs, Machine a, const Machine &m, int64_t v1) {
-    // The update, evaluated as the runtime does: all reads, then all writes.
+  // Machine `a`, where the ORIGINAL code `orig` left it at the span's probe
+  // after starting from `m`, once the span's update for `v1` has run as the
+  // runtime runs it: linked addresses resolved from the code, all reads (of
+  // memory as it is at the probe), then all writes.
+  Machine updated(const CriticalSpan &cs, const std::vector<uint8_t> &orig, Machine a, const Machine &m, int64_t v1) {
+    auto update = resolve_linked(cs.update, [&](uint64_t offset) -> Result<uint64_t> {
+      return linked_address(std::span(orig).subspan(offset), kCode + offset);
+    });
+    EXPECT_TRUE(update) << update.error().message;
+    if (!update) return a;
     ConcreteEnv env;
+    env.gs_base = kData;
+    env.load = [&](uint64_t addr, unsigned bytes) -> std::optional<uint64_t> {
+      uint64_t v = 0;
+      if (addr >= kData && addr + bytes <= kData + a.data.size()) memcpy(&v, &a.data[addr - kData], bytes);
+      else if (addr >= kCode + kTextData && addr + bytes <= kCode + kTextData + a.text_data.size())
+        memcpy(&v, &a.text_data[addr - kCode - kTextData], bytes);
+      else return std::nullopt;
+      return v;
+    };
     for (int i = 0; i < 16; ++i) {
       env.regs[gpr_name(i)] = a.gpr[i];
       env.caps[gpr_name(i)] = m.gpr[i];
@@ -105,7 +131,7 @@ struct SpanFixture : ::testing::Test {
     }
     env.v = static_cast<uint64_t>(v1);
     std::vector<std::pair<nlohmann::json, uint64_t>> writes;
-    for (auto &as : cs.update["assign"]) {
+    for (auto &as : (*update)["assign"]) {
       auto v = evaluate_update_expr(as["expr"], env);
       EXPECT_TRUE(v) << v.error().message;
       if (!v) return a;
@@ -145,11 +171,18 @@ struct SpanFixture : ::testing::Test {
       for (auto &g : m.gpr) g = rng();
       if (round % 4 == 0) m.gpr[0] &= 0xff;  // small values reach the compare's edges
       m.gpr[7] = kData + 0x100;               // rdi: a struct in mapped memory
+      m.gpr[8] = 0x200;                       // r8: an offset from the %gs base
       m.eflags = 0x2 | (rng() & 0x8d5);
       m.data.assign(0x1000, 0);
       for (auto &b : m.data) b = rng();
+      m.text_data.assign(8, 0);
+      for (auto &b : m.text_data) b = rng();
+      if (round % 4 == 1) {  // memory equal to the compare's edges
+        for (uint64_t at : {0x100 + 0x2c, 0x100 + 0x10, 0x200 + 0x12}) memcpy(&m.data[at], &v1, 4);
+        memcpy(m.text_data.data(), &v1, 4);
+      }
       Machine b = emulate(tuned, tstart, tprobe, m);
-      Machine a = updated(cs, emulate(orig, cs.start, cs.probe, m), m, v1);
+      Machine a = updated(cs, orig, emulate(orig, cs.start, cs.probe, m), m, v1);
       for (int i = 0; i < 16; ++i) EXPECT_EQ(a.gpr[i], b.gpr[i]) << src << " " << gpr_name(i) << " V'=" << v1;
       for (int f = 0; f < kFlagCount; ++f) {
         // Flags the ISA leaves undefined after the span (AF after logic, SF/ZF/PF
@@ -232,7 +265,7 @@ TEST_F(SpanFixture, UpdateIsRefusedWhereLaterCodeReadsAFlagItMayLeaveUndefined) 
   for (uint64_t al = 0; al < 256; ++al) {
     Machine m{{}, 0x2, std::vector<uint8_t>(0x1000)};
     m.gpr[0] = al;
-    Machine a = updated(cs[0], emulate(orig, cs[0].start, cs[0].probe, m), m, 5);
+    Machine a = updated(cs[0], orig, emulate(orig, cs[0].start, cs[0].probe, m), m, 5);
     Machine b = emulate(tuned, cs[0].start, cs[0].probe, m);
     EXPECT_EQ(a.gpr[0], b.gpr[0]);
     differ += (a.eflags & 1) != (b.eflags & 1);
@@ -246,6 +279,82 @@ TEST_F(SpanFixture, FlagsRewrittenOnEveryPathBeforeAReadAreNotRead) {
   ASSERT_EQ(cs.size(), 1u);
   EXPECT_FALSE(cs[0].undefined_flags.empty());  // OF for counts above 1
   EXPECT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
+}
+
+// Spans that read memory (issue 14): the update reads, at the probe, what
+// the span read; proven for all memory contents.
+TEST_F(SpanFixture, CompareWithAStructFieldReadsTheFieldAgain) {
+  std::vector<SpanSeed> seeds;
+  auto cs = spans("mem_cmp.S", 131072, &seeds);
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
+  EXPECT_EQ(cs[0].kind, SynthKind::Insertion);
+  EXPECT_NE(cs[0].update.dump().find(R"(["load",32,)"), std::string::npos) << cs[0].update.dump();
+  for (int64_t v : {1, 8, 4096, 131072, 1 << 20}) check_end_to_end("mem_cmp.S", 131072, cs[0], v);
+}
+
+TEST_F(SpanFixture, CompareWithAGlobalReadsItsLinkedAddress) {
+  auto cs = spans("rip_cmp.S", 1000);
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
+  EXPECT_NE(cs[0].update.dump().find(R"(["linked","0x0"])"), std::string::npos) << cs[0].update.dump();
+  for (int64_t v : {200, 999, 70000}) check_end_to_end("rip_cmp.S", 1000, cs[0], v);
+}
+
+TEST_F(SpanFixture, PerCpuTestReadsTheCpusOwnCopy) {
+  auto cs = spans("gs_test.S", 12);
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
+  EXPECT_NE(cs[0].update.dump().find(R"(["gsbase"])"), std::string::npos) << cs[0].update.dump();
+  for (int64_t v : {1, 3, 0x7f, 0x4000}) check_end_to_end("gs_test.S", 12, cs[0], v);
+}
+
+TEST_F(SpanFixture, UpdateReadingAnotherAddressIsNotProven) {
+  std::vector<SpanSeed> seeds;
+  auto cs = spans("mem_cmp.S", 131072, &seeds);
+  ASSERT_EQ(cs.size(), 1u);
+  ASSERT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
+  DecodedFunction f = function(build("mem_cmp.S", 131072));
+  auto [ok, why] = prove_update(f, cs[0].first, cs[0].last, seeds, cs[0].update, cs[0].v_min, cs[0].v_max);
+  EXPECT_EQ(ok, ProofResult::Proved) << why;
+  // The field 4 bytes on: a different value.
+  std::string text = cs[0].update.dump();
+  std::string shifted = text;
+  for (size_t at = 0; (at = shifted.find("\"0x2c\"", at)) != std::string::npos; at += 6) shifted.replace(at, 6, "\"0x30\"");
+  ASSERT_NE(shifted, text);
+  auto [bad, bad_why] = prove_update(f, cs[0].first, cs[0].last, seeds, nlohmann::json::parse(shifted), cs[0].v_min, cs[0].v_max);
+  EXPECT_EQ(bad, ProofResult::Failed) << bad_why;
+  EXPECT_EQ(bad_why.rfind("counterexample", 0), 0u) << bad_why;
+  // The right value, plus a read elsewhere whose value does not matter: the
+  // update still reads what the span does not.
+  nlohmann::json extra = cs[0].update;
+  nlohmann::json &e = extra["assign"][0]["expr"];
+  nlohmann::json wrong = {"load", 8, {"add", 64, {"reg", "rdi"}, {"const", 64, "0x40"}}};
+  e = {"ite", 1, {"eq", wrong, wrong}, e, e};
+  auto [dead, dead_why] = prove_update(f, cs[0].first, cs[0].last, seeds, extra, cs[0].v_min, cs[0].v_max);
+  EXPECT_EQ(dead, ProofResult::Failed) << dead_why;
+  EXPECT_EQ(dead_why.rfind("counterexample", 0), 0u) << dead_why;  // the values agree: only the read differs
+}
+
+TEST_F(SpanFixture, RegisterKeepingAReadValueIsRefused) {
+  auto cs = spans("mem_load_kept.S", 300);
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_NE(cs[0].proof, ProofResult::Proved);
+  EXPECT_NE(cs[0].detail.find("rax keeps a value the span read from memory"), std::string::npos) << cs[0].detail;
+}
+
+// A per-CPU store is rewritten only where the task stayed on its CPU: the
+// span's start captures its context-switch count (the runtime skips the
+// update when it changed).
+TEST_F(SpanFixture, PerCpuStoreIsRewrittenOnlyOnTheSameCpu) {
+  auto cs = spans("gs_store.S", 3);
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].proof, ProofResult::Proved) << cs[0].detail;
+  EXPECT_EQ(cs[0].kind, SynthKind::Dual);
+  EXPECT_EQ(cs[0].capture, cs[0].start);
+  EXPECT_EQ(cs[0].update["captures"], nlohmann::json::array({"switches"}));
+  EXPECT_NE(cs[0].update.dump().find(R"(["gsbase"])"), std::string::npos) << cs[0].update.dump();
+  for (int64_t v : {0, 1, 300, 0xffff}) check_end_to_end("gs_store.S", 3, cs[0], v);
 }
 
 TEST_F(SpanFixture, StrengthReducedUseIsMatchedByItsExpression) {
