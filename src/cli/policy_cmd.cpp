@@ -65,19 +65,23 @@ Result<int> load(const Globals &g, const std::string &file, const std::string &t
   return 0;
 }
 
-// A transaction id, or the transaction holding the consts of a policy file.
-Result<uint32_t> transaction_of(XRuntime &rt, const std::string &arg) {
-  if (!arg.empty() && arg.find_first_not_of("0123456789") == std::string::npos) return std::stoul(arg);
+// The transaction holding the consts of a policy file, or "" to let
+// detach_transaction read `arg` as an id or a const name.
+Result<std::string> policy_transaction(const std::string &arg) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(arg, ec)) return arg;
   KX_ASSIGN(source, read_file(arg));
   auto ids = x_tune_ids(source);
   if (ids.empty()) return make_error(arg + " has no X_TUNE(\"ID\") program");
+  if (!x_sie_loaded()) return make_error("x-sie.ko is not loaded: nothing to unload");
+  KX_ASSIGN(rt, XRuntime::open());
   KX_ASSIGN(st, rt.status());
   std::set<uint32_t> txs;
   for (auto &s : st.spans)
     if (std::find(ids.begin(), ids.end(), s.const_name) != ids.end()) txs.insert(s.tx);
   if (txs.empty()) return make_error("no active transaction holds the consts of " + arg);
   if (txs.size() > 1) return make_error("the consts of " + arg + " are in several transactions: unload them by id");
-  return *txs.begin();
+  return std::to_string(*txs.begin());
 }
 
 }  // namespace
@@ -109,14 +113,12 @@ void add_policy_commands(CLI::App &app, Globals &g, Action &action) {
       "unload", "switch a policy's consts back to their compiled values (safely) and detach it");
   auto what = std::make_shared<std::string>();
   auto opt = std::make_shared<UnloadOptions>();
-  unload_cmd->add_option("what", *what, "a transaction id, or the policy file loaded")->required();
+  unload_cmd->add_option("what", *what, "a transaction id, the policy file loaded, or a const it holds")->required();
   add_unload_options(unload_cmd, opt);
   unload_cmd->callback([&action, what, opt] {
     action = [what, opt]() -> Result<int> {
-      if (!x_sie_loaded()) return make_error("x-sie.ko is not loaded: nothing to unload");
-      KX_ASSIGN(rt, XRuntime::open());
-      KX_ASSIGN(id, transaction_of(rt, *what));
-      KX_TRY(rt.unload(id, *opt));
+      KX_ASSIGN(tx, policy_transaction(*what));
+      KX_ASSIGN(id, detach_transaction(tx, *opt));
       printf("transaction %u detached\n", id);
       return 0;
     };

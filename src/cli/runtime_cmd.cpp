@@ -109,16 +109,14 @@ void add_runtime_commands(CLI::App &app, Globals &g, Action &action) {
 
   auto *reset = app.add_subcommand(
       "reset", "detach a transaction: its consts switch back to their compiled values (safely, as they switched)");
-  auto id = std::make_shared<uint32_t>(0);
+  auto what = std::make_shared<std::string>();
   auto unload_opt = std::make_shared<UnloadOptions>();
-  reset->add_option("id", *id, "the transaction id kx set or kx load printed")->required();
+  reset->add_option("what", *what, "the transaction id kx set or kx load printed, or a const it holds")->required();
   add_unload_options(reset, unload_opt);
-  reset->callback([&action, id, unload_opt] {
-    action = [id, unload_opt]() -> Result<int> {
-      if (!x_sie_loaded()) return make_error("no active transaction " + std::to_string(*id) + " (x-sie.ko is not loaded)");
-      KX_ASSIGN(rt, XRuntime::open());
-      KX_TRY(rt.unload(*id, *unload_opt));
-      printf("transaction %u detached\n", *id);
+  reset->callback([&action, what, unload_opt] {
+    action = [what, unload_opt]() -> Result<int> {
+      KX_ASSIGN(id, detach_transaction(*what, *unload_opt));
+      printf("transaction %u detached\n", id);
       return 0;
     };
   });
@@ -145,6 +143,7 @@ void add_runtime_commands(CLI::App &app, Globals &g, Action &action) {
         return 0;
       }
       if (st.spans.empty()) std::cout << "no active transactions\n";
+      print_active_consts(st);
       print_status(st, true);
       return 0;
     };

@@ -131,6 +131,29 @@ void print_transition(const TxStatus &t) {
 
 }  // namespace
 
+Result<uint32_t> detach_transaction(const std::string &what, const UnloadOptions &opt) {
+  if (!x_sie_loaded()) {
+    bool id = !what.empty() && what.find_first_not_of("0123456789") == std::string::npos;
+    return make_error((id ? "no active transaction " : "no active transaction holds ") + what +
+                      " (x-sie.ko is not loaded)");
+  }
+  KX_ASSIGN(rt, XRuntime::open());
+  KX_ASSIGN(st, rt.status());
+  KX_ASSIGN(id, transaction_for(st, what));
+  KX_TRY(rt.unload(id, opt));
+  return id;
+}
+
+void print_active_consts(const RuntimeStatus &st) {
+  for (auto &c : active_consts(st)) {
+    if (c.policy)
+      printf("%s: set by an X-tune policy", c.name.c_str());
+    else
+      printf("%s = %lld", c.name.c_str(), static_cast<long long>(c.value));
+    printf("  (transaction %u%s)\n", c.tx, c.phase.empty() ? "" : (", " + c.phase).c_str());
+  }
+}
+
 void print_status(const RuntimeStatus &st, bool counters, bool headers) {
   std::vector<SpanStatus> group;
   auto flush = [&] {

@@ -46,6 +46,13 @@ Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<Const
                                     TransitionMode mode, double settle_s, const std::string &what,
                                     std::vector<Timing> timings = {});
 
+// kx reset/unload: detaches the transaction `what` names (its id, or a
+// const it holds; see transaction_for), switching back safely.
+Result<uint32_t> detach_transaction(const std::string &what, const UnloadOptions &opt);
+
+// One line per active const: name, value, transaction and its phase.
+void print_active_consts(const RuntimeStatus &st);
+
 // headers: a "transaction N" line before each transaction.
 void print_status(const RuntimeStatus &st, bool counters, bool headers = true);
 

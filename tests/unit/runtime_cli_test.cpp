@@ -33,6 +33,11 @@ TEST(RuntimeCli, AHostWithoutKprobesOrModulesSaysSo) {
   if (inspect_host().native) GTEST_SKIP() << "this host runs the runtime natively";
   expect_error(kx({"set", "BLK_MAX_REQUEST_COUNT=8"}), "run the runtime in the lab VM");
   expect_error(kx({"reset", "5"}), "no active transaction 5 (x-sie.ko is not loaded)");
+  expect_error(kx({"reset", "BLK_MAX_REQUEST_COUNT"}),
+               "no active transaction holds BLK_MAX_REQUEST_COUNT (x-sie.ko is not loaded)");
+  expect_error(kx({"unload", "BLK_MAX_REQUEST_COUNT"}),
+               "no active transaction holds BLK_MAX_REQUEST_COUNT (x-sie.ko is not loaded)");
+  expect_error(kx({"unload", "3"}), "no active transaction 3 (x-sie.ko is not loaded)");
   auto st = kx({"status", "--json"});
   ASSERT_EQ(st.exit_code, 0) << st.output;
   auto j = nlohmann::json::parse(st.output);
