@@ -28,6 +28,11 @@ void add_policy_commands(CLI::App &app, Globals &g, Action &action);
 
 // Options kx set/load and kx reset/unload share.
 void add_transition_option(CLI::App *cmd, std::shared_ptr<std::string> transition);
+struct DryRun {
+  bool on = false;    // --dry-run: plan and print, attach nothing
+  bool json = false;  // --json: the plan as JSON
+};
+void add_dry_run_options(CLI::App *cmd, std::shared_ptr<DryRun> dry);
 }  // namespace kx::cli
 
 namespace kx {

@@ -31,10 +31,40 @@ Result<int> gen(const Globals &g, const std::vector<std::string> &keys, const st
   return 0;
 }
 
-Result<int> load(const Globals &g, const std::string &file, const std::string &transition, double settle_s) {
+// kx load --dry-run: compiles the policy (so a broken one fails here too)
+// but loads nothing into the kernel: its programs stand in as fd 0.
+Result<int> dry_load(const Globals &g, const std::string &file, TransitionMode mode, const DryRun &dry,
+                     const std::vector<std::string> &ids) {
+  KX_ASSIGN(ctx, open_plan_context(g));
+  KX_ASSIGN(tmp, make_temp_dir(std::filesystem::temp_directory_path(), "kx-policy-"));
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{tmp};
+  KX_TRY(compile_x_tune(ctx.profile, file, tmp));
+  std::vector<ConstRequest> requests;
+  std::string what;
+  for (auto &id : ids) {
+    KX_ASSIGN(report, const_report(ctx, {}, id));
+    if (report.value("id", "") != id)
+      return make_error("X_TUNE(\"" + id + "\") names " + report.value("id", std::string("?")) +
+                        ": use the scope table's ID (kx list)");
+    requests.push_back({report, 0, 0, 0});
+    what += (what.empty() ? "" : ", ") + id;
+  }
+  KX_TRY(print_dry_run(ctx, requests, mode, file + " (" + what + ")", dry.json));
+  return 0;
+}
+
+Result<int> load(const Globals &g, const std::string &file, const std::string &transition, double settle_s,
+                 const DryRun &dry) {
   KX_ASSIGN(mode, parse_transition_mode(transition));
   KX_ASSIGN(source, read_file(file));
   if (x_tune_ids(source).empty()) return make_error(file + " has no X_TUNE(\"ID\") program (write one with kx gen)");
+  if (dry.on) return dry_load(g, file, mode, dry, x_tune_ids(source));
   KX_ASSIGN(ctx, open_runtime_context(g));
   KX_ASSIGN(tmp, make_temp_dir(std::filesystem::temp_directory_path(), "kx-policy-"));
   struct Cleanup {
@@ -105,8 +135,12 @@ void add_policy_commands(CLI::App &app, Globals &g, Action &action) {
   add_transition_option(load_cmd, transition);
   load_cmd->add_option("--settle", *settle, "seconds to wait for the kprobe optimizer and the transition")
       ->capture_default_str();
-  load_cmd->callback([&g, &action, file, transition, settle] {
-    action = [&g, file, transition, settle]() -> Result<int> { return load(g, *file, *transition, *settle); };
+  auto dry = std::make_shared<DryRun>();
+  add_dry_run_options(load_cmd, dry);
+  load_cmd->callback([&g, &action, file, transition, settle, dry] {
+    action = [&g, file, transition, settle, dry]() -> Result<int> {
+      return load(g, *file, *transition, *settle, *dry);
+    };
   });
 
   auto *unload_cmd = app.add_subcommand(

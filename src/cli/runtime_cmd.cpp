@@ -48,7 +48,7 @@ Result<std::vector<nlohmann::json>> read_reports(const std::vector<std::string> 
 }
 
 Result<int> set_consts(const Globals &g, const std::vector<std::string> &args, const std::vector<std::string> &report_files,
-                       double settle_s, const std::string &transition) {
+                       double settle_s, const std::string &transition, const DryRun &dry) {
   KX_ASSIGN(given, read_reports(report_files));
   KX_ASSIGN(mode, parse_transition_mode(transition));
   std::vector<Assignment> assigns;
@@ -56,7 +56,7 @@ Result<int> set_consts(const Globals &g, const std::vector<std::string> &args, c
     KX_ASSIGN(x, parse_assignment(a));
     assigns.push_back(x);
   }
-  KX_ASSIGN(ctx, open_runtime_context(g));
+  KX_ASSIGN(ctx, dry.on ? open_plan_context(g) : open_runtime_context(g));
   std::vector<ConstRequest> requests;
   for (auto &a : assigns) {
     KX_ASSIGN(report, const_report(ctx, given, a.key));
@@ -64,6 +64,10 @@ Result<int> set_consts(const Globals &g, const std::vector<std::string> &args, c
   }
   std::string what;
   for (auto &a : assigns) what += (what.empty() ? "" : ", ") + a.key + "=" + std::to_string(a.value);
+  if (dry.on) {
+    KX_TRY(print_dry_run(ctx, requests, mode, what, dry.json));
+    return 0;
+  }
   KX_TRY(commit_transaction(ctx, requests, mode, settle_s, what));
   return 0;
 }
@@ -76,6 +80,13 @@ void add_transition_option(CLI::App *cmd, std::shared_ptr<std::string> transitio
                   "outermost safe-span entry; immediate: at once, ignoring safe spans")
       ->check(CLI::IsMember({"global", "per-thread", "immediate"}))
       ->capture_default_str();
+}
+
+void add_dry_run_options(CLI::App *cmd, std::shared_ptr<DryRun> dry) {
+  cmd->add_flag("--dry-run", dry->on,
+                "plan and check the transaction and print it (probes, spans, ranges, transition); attach nothing. "
+                "Works where x-sie.ko cannot run");
+  cmd->add_flag("--json", dry->json, "with --dry-run: the plan as JSON")->needs("--dry-run");
 }
 
 void add_unload_options(CLI::App *cmd, std::shared_ptr<UnloadOptions> opt) {
@@ -101,9 +112,11 @@ void add_runtime_commands(CLI::App &app, Globals &g, Action &action) {
   set->add_option("--report", *reports, "a saved `kx build --json` report to take consts from first (repeatable)")
       ->allow_extra_args(false);  // one file per --report: the assignments follow
   add_transition_option(set, transition);
-  set->callback([&g, &action, assigns, settle, reports, transition] {
-    action = [&g, assigns, settle, reports, transition]() -> Result<int> {
-      return set_consts(g, *assigns, *reports, *settle, *transition);
+  auto dry = std::make_shared<DryRun>();
+  add_dry_run_options(set, dry);
+  set->callback([&g, &action, assigns, settle, reports, transition, dry] {
+    action = [&g, assigns, settle, reports, transition, dry]() -> Result<int> {
+      return set_consts(g, *assigns, *reports, *settle, *transition, *dry);
     };
   });
 

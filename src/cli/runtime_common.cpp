@@ -43,6 +43,22 @@ Result<RuntimeContext> open_runtime_context(const Globals &g) {
   return ctx;
 }
 
+Result<RuntimeContext> open_plan_context(const Globals &g) {
+  KX_ASSIGN(ctx, open_scope_context(g));
+  KX_ASSIGN(image, VmlinuxImage::open(ctx.profile.debug_vmlinux));
+  uint64_t base = image->text_base() ? image->text_base() : kDefaultTextBase;
+  ctx.image = std::move(image);
+  ctx.build_id = ctx.kernel.build_id;
+  auto running = inspect_running_kernel(base);
+  if (!running)
+    ctx.not_running = running.error().message;
+  else if (running->build_id != ctx.kernel.build_id)
+    ctx.not_running = "the running kernel (build-id " + running->build_id + ") is not the profile's";
+  else
+    ctx.slide = running->slide;
+  return ctx;
+}
+
 Result<nlohmann::json> const_report(RuntimeContext &ctx, const std::vector<nlohmann::json> &given,
                                     const std::string &key) {
   std::string canonical = key;
@@ -152,6 +168,55 @@ void print_active_consts(const RuntimeStatus &st) {
       printf("%s = %lld", c.name.c_str(), static_cast<long long>(c.value));
     printf("  (transaction %u%s)\n", c.tx, c.phase.empty() ? "" : (", " + c.phase).c_str());
   }
+}
+
+Status print_dry_run(RuntimeContext &ctx, const std::vector<ConstRequest> &requests, TransitionMode mode,
+                     const std::string &what, bool json) {
+  KX_ASSIGN(t, plan_transaction(requests, *ctx.image, ctx.build_id, ctx.slide, mode));
+  nlohmann::json plan = plan_json(t, ctx.slide);
+  if (json) {
+    plan["dry_run"] = true;
+    plan["profile"] = ctx.profile.name;
+    plan["addresses"] = ctx.not_running.empty() ? "running" : "link";
+    if (!ctx.not_running.empty()) plan["why_link_addresses"] = ctx.not_running;
+    printf("%s\n", plan.dump(2).c_str());
+    return {};
+  }
+  printf("dry run: %s, planned and checked; nothing attached\n", what.c_str());
+  printf("kernel: %s (build-id %s)\n", ctx.profile.name.c_str(), ctx.build_id.c_str());
+  if (ctx.not_running.empty())
+    printf("addresses: the running kernel's (KASLR slide %s)\n", hex(ctx.slide).c_str());
+  else
+    printf("addresses: link addresses, %s (at run time KASLR adds its slide)\n", ctx.not_running.c_str());
+  printf("transition: %s\n", plan["transition"].get<std::string>().c_str());
+  for (auto &c : plan["consts"]) {
+    if (c["policy"].get<bool>())
+      printf("%s: set by an X-tune policy, proven for [%lld, %lld] (compiled value %lld)\n",
+             c["name"].get<std::string>().c_str(), c["proven_range"][0].get<long long>(),
+             c["proven_range"][1].get<long long>(), c["compiled_value"].get<long long>());
+    else
+      printf("%s = %lld, proven for [%lld, %lld] (compiled value %lld)\n", c["name"].get<std::string>().c_str(),
+             c["value"].get<long long>(), c["proven_range"][0].get<long long>(), c["proven_range"][1].get<long long>(),
+             c["compiled_value"].get<long long>());
+    for (auto &sp : c["critical_spans"]) {
+      printf("  critical span %-28s %-9s probe %s [%s]", sp["label"].get<std::string>().c_str(),
+             sp["kind"].get<std::string>().c_str(), sp["probe_address"].get<std::string>().c_str(),
+             sp["probe_bytes"].get<std::string>().c_str());
+      if (sp.contains("capture_address"))
+        printf(", capture %s [%s]", sp["capture_address"].get<std::string>().c_str(),
+               sp["capture_bytes"].get<std::string>().c_str());
+      printf("\n");
+    }
+    for (auto &ss : c["safe_spans"]) {
+      std::string exits;
+      for (auto &e : ss["exits"]) exits += " " + e.get<std::string>();
+      printf("  safe span entry %s, exits%s, %zu code range(s)\n", ss["entry"].get<std::string>().c_str(),
+             exits.c_str(), ss["ranges"].size());
+    }
+    if (c["safe_spans"].empty()) printf("  no safe-span monitors (transition immediate)\n");
+  }
+  for (auto &n : t.notes) printf("note: %s\n", n.c_str());
+  return {};
 }
 
 void print_status(const RuntimeStatus &st, bool counters, bool headers) {

@@ -22,10 +22,17 @@ struct RuntimeContext {
   std::string build_id;  // the running kernel's, equal to the profile's
   uint64_t slide = 0;
   std::unique_ptr<ScopeTable> table;
+  // Dry runs only: why the addresses are link addresses ("" when they are
+  // the running kernel's).
+  std::string not_running;
 };
 
 // Refuses a kernel that cannot run x-sie.ko or is not the profile's build.
 Result<RuntimeContext> open_runtime_context(const Globals &g);
+// kx set/load --dry-run: the profile's kernel, planned at the running
+// kernel's addresses when it is that build, else at link addresses. Works
+// where x-sie.ko cannot run.
+Result<RuntimeContext> open_plan_context(const Globals &g);
 // Only the profile's prepared kernel and scope table (kx gen: no running kernel needed).
 Result<RuntimeContext> open_scope_context(const Globals &g);
 
@@ -52,6 +59,10 @@ Result<uint32_t> detach_transaction(const std::string &what, const UnloadOptions
 
 // One line per active const: name, value, transaction and its phase.
 void print_active_consts(const RuntimeStatus &st);
+
+// Plans the transaction and prints it (JSON when `json`); attaches nothing.
+Status print_dry_run(RuntimeContext &ctx, const std::vector<ConstRequest> &requests, TransitionMode mode,
+                     const std::string &what, bool json);
 
 // headers: a "transaction N" line before each transaction.
 void print_status(const RuntimeStatus &st, bool counters, bool headers = true);

@@ -401,4 +401,60 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
   return t;
 }
 
+namespace {
+
+std::string site_bytes(const x_sie_site &s) {
+  std::string out;
+  char b[4];
+  for (unsigned i = 0; i < s.len; ++i) {
+    snprintf(b, sizeof b, "%s%02x", i ? " " : "", s.bytes[i]);
+    out += b;
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json plan_json(const Transaction &t, uint64_t slide) {
+  nlohmann::json consts = nlohmann::json::array();
+  for (uint32_t ci = 0; ci < t.consts.size(); ++ci) {
+    const auto &c = t.consts[ci];
+    const bool policy = c.policy_fd >= 0;
+    nlohmann::json j = {{"name", std::string(c.name, strnlen(c.name, sizeof c.name))},
+                        {"compiled_value", static_cast<int64_t>(c.dflt)},
+                        {"proven_range", {c.min, c.max}},
+                        {"policy", policy},
+                        {"critical_spans", nlohmann::json::array()},
+                        {"safe_spans", nlohmann::json::array()}};
+    if (!policy) j["value"] = static_cast<int64_t>(c.value);
+    for (size_t i = 0; i < t.spans.size(); ++i) {
+      if (t.spans[i].const_index != ci) continue;
+      const auto &p = t.planned[i];
+      nlohmann::json s = {{"label", p.label},
+                          {"kind", p.kind},
+                          {"probe_address", hex(p.probe)},
+                          {"probe_bytes", site_bytes(t.spans[i].probe)},
+                          {"update_nodes", t.spans[i].prog.n_nodes}};
+      if (p.capture) {
+        s["capture_address"] = hex(p.capture);
+        s["capture_bytes"] = site_bytes(t.spans[i].capture);
+      }
+      j["critical_spans"].push_back(s);
+    }
+    for (auto &ss : t.safe_spans) {
+      if (ss.const_index != ci) continue;
+      nlohmann::json exits = nlohmann::json::array(), ranges = nlohmann::json::array();
+      for (unsigned e = 0; e < ss.n_exits; ++e) exits.push_back(hex(ss.exits[e].addr));
+      for (unsigned r = 0; r < ss.n_ranges; ++r) ranges.push_back({hex(ss.ranges[r][0]), hex(ss.ranges[r][1])});
+      j["safe_spans"].push_back({{"entry", hex(ss.entry.addr)}, {"exits", exits}, {"ranges", ranges}});
+    }
+    consts.push_back(j);
+  }
+  return {{"build_id", t.build_id},
+          {"slide", hex(slide)},
+          {"transition", transition_mode_name(t.transition)},
+          {"consts", consts},
+          {"notes", t.notes}};
+}
+
 }  // namespace kx

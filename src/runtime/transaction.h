@@ -96,6 +96,12 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
                                      const std::string &running_build_id, uint64_t slide,
                                      TransitionMode mode = TransitionMode::global);
 
+// kx set/load --dry-run: what x-sie.ko would be given, for people: per
+// const its value (or policy), compiled value and proven range; per critical
+// span its label, kind, probe (and capture) address and instruction; per
+// safe span the monitored entry and exits; the transition and the notes.
+nlohmann::json plan_json(const Transaction &t, uint64_t slide);
+
 // Length of the x86-64 instruction at the start of `code`.
 Result<size_t> instruction_length(const std::vector<uint8_t> &code);
 

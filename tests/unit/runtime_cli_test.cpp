@@ -45,5 +45,32 @@ TEST(RuntimeCli, AHostWithoutKprobesOrModulesSaysSo) {
   EXPECT_TRUE(j["transactions"].empty());
 }
 
+// A dry run needs only the profile's prepared kernel and the const's
+// analysis: it runs here, where x-sie.ko cannot, and touches nothing.
+TEST(RuntimeCli, ADryRunPrintsThePlanWhereTheRuntimeCannotRun) {
+  if (kx({"show", "BLK_MAX_REQUEST_COUNT"}).exit_code != 0)
+    GTEST_SKIP() << "BLK_MAX_REQUEST_COUNT is not in the default profile's scope table (kx build it)";
+  auto r = kx({"set", "--dry-run", "BLK_MAX_REQUEST_COUNT=8", "--transition", "per-thread"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("nothing attached"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("transition: per-thread"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("BLK_MAX_REQUEST_COUNT = 8, proven for ["), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("critical span blk_start_plug_nr_ios+0x22"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("capture 0x"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("safe span entry 0x"), std::string::npos) << r.output;
+
+  auto j = kx({"set", "--dry-run", "--json", "BLK_MAX_REQUEST_COUNT=8"});
+  ASSERT_EQ(j.exit_code, 0) << j.output;
+  auto plan = nlohmann::json::parse(j.output);
+  EXPECT_EQ(plan["dry_run"], true);
+  EXPECT_EQ(plan["transition"], "global");
+  EXPECT_EQ(plan["consts"][0]["critical_spans"].size(), 2u);
+  if (!inspect_host().native) EXPECT_FALSE(x_sie_loaded());
+
+  expect_error(kx({"set", "--dry-run", "BLK_MAX_REQUEST_COUNT=99999999999"}), "is outside [");
+  auto usage = kx({"set", "--json", "BLK_MAX_REQUEST_COUNT=8"});
+  EXPECT_EQ(usage.exit_code, 2) << usage.output;
+}
+
 }  // namespace
 }  // namespace kx
