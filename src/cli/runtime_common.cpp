@@ -173,21 +173,27 @@ void print_active_consts(const RuntimeStatus &st) {
 Status print_dry_run(RuntimeContext &ctx, const std::vector<ConstRequest> &requests, TransitionMode mode,
                      const std::string &what, bool json) {
   KX_ASSIGN(t, plan_transaction(requests, *ctx.image, ctx.build_id, ctx.slide, mode));
-  nlohmann::json plan = plan_json(t, ctx.slide);
+  print_plan(t, {ctx.profile.name, ctx.build_id, ctx.slide, ctx.not_running}, what, json);
+  return {};
+}
+
+void print_plan(const Transaction &t, const PlanPlace &place, const std::string &what, bool json) {
+  nlohmann::json plan = plan_json(t, place.slide);
   if (json) {
     plan["dry_run"] = true;
-    plan["profile"] = ctx.profile.name;
-    plan["addresses"] = ctx.not_running.empty() ? "running" : "link";
-    if (!ctx.not_running.empty()) plan["why_link_addresses"] = ctx.not_running;
+    plan["what"] = what;
+    plan["kernel"] = place.kernel;
+    plan["addresses"] = place.not_running.empty() ? "running" : "link";
+    if (!place.not_running.empty()) plan["why_link_addresses"] = place.not_running;
     printf("%s\n", plan.dump(2).c_str());
-    return {};
+    return;
   }
   printf("dry run: %s, planned and checked; nothing attached\n", what.c_str());
-  printf("kernel: %s (build-id %s)\n", ctx.profile.name.c_str(), ctx.build_id.c_str());
-  if (ctx.not_running.empty())
-    printf("addresses: the running kernel's (KASLR slide %s)\n", hex(ctx.slide).c_str());
+  printf("kernel: %s (build-id %s)\n", place.kernel.c_str(), place.build_id.c_str());
+  if (place.not_running.empty())
+    printf("addresses: the running kernel's (KASLR slide %s)\n", hex(place.slide).c_str());
   else
-    printf("addresses: link addresses, %s (at run time KASLR adds its slide)\n", ctx.not_running.c_str());
+    printf("addresses: link addresses, %s (at run time KASLR adds its slide)\n", place.not_running.c_str());
   printf("transition: %s\n", plan["transition"].get<std::string>().c_str());
   for (auto &c : plan["consts"]) {
     if (c["policy"].get<bool>())
@@ -216,7 +222,6 @@ Status print_dry_run(RuntimeContext &ctx, const std::vector<ConstRequest> &reque
     if (c["safe_spans"].empty()) printf("  no safe-span monitors (transition immediate)\n");
   }
   for (auto &n : t.notes) printf("note: %s\n", n.c_str());
-  return {};
 }
 
 void print_status(const RuntimeStatus &st, bool counters, bool headers) {
@@ -248,6 +253,30 @@ void print_status(const RuntimeStatus &st, bool counters, bool headers) {
   flush();
 }
 
+// The kprobe optimizer runs a moment after registration, and the
+// transition completes as tasks leave the safe spans: wait (bounded) so
+// the report says how each probe runs and whether everyone switched.
+Result<RuntimeStatus> settle_transaction(XRuntime &rt, uint32_t id, double settle_s, double *optimized_ms) {
+  Stopwatch step;
+  RuntimeStatus mine;
+  for (;;) {
+    KX_ASSIGN(all, rt.status());
+    mine = {};
+    for (auto &s : all.spans)
+      if (s.tx == id) mine.spans.push_back(s);
+    for (auto &x : all.txs)
+      if (x.tx == id) mine.txs.push_back(x);
+    bool optimizing = std::any_of(mine.spans.begin(), mine.spans.end(), [](auto &s) {
+      return s.probe_state == "pending" || s.capture_state == "pending";
+    });
+    bool switching = std::any_of(mine.txs.begin(), mine.txs.end(), [](auto &x) { return x.phase == "switching"; });
+    if (!optimizing && optimized_ms && *optimized_ms < 0) *optimized_ms = step.ms();
+    if ((!optimizing && !switching) || step.ms() >= settle_s * 1000) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return mine;
+}
+
 Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<ConstRequest> &requests,
                                     TransitionMode mode, double settle_s, const std::string &what,
                                     std::vector<Timing> timings) {
@@ -261,27 +290,8 @@ Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<Const
   KX_ASSIGN(id, rt.load(t));
   timings.push_back({"attach", step.ms()});
 
-  // The kprobe optimizer runs a moment after registration, and the
-  // transition completes as tasks leave the safe spans: wait (bounded) so
-  // the report says how each probe runs and whether everyone switched.
-  step.restart();
   double optimized_ms = -1;
-  RuntimeStatus mine;
-  for (;;) {
-    KX_ASSIGN(all, rt.status());
-    mine = {};
-    for (auto &s : all.spans)
-      if (s.tx == id) mine.spans.push_back(s);
-    for (auto &x : all.txs)
-      if (x.tx == id) mine.txs.push_back(x);
-    bool optimizing = std::any_of(mine.spans.begin(), mine.spans.end(), [](auto &s) {
-      return s.probe_state == "pending" || s.capture_state == "pending";
-    });
-    bool switching = std::any_of(mine.txs.begin(), mine.txs.end(), [](auto &x) { return x.phase == "switching"; });
-    if (!optimizing && optimized_ms < 0) optimized_ms = step.ms();
-    if ((!optimizing && !switching) || step.ms() >= settle_s * 1000) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  KX_ASSIGN(mine, settle_transaction(rt, id, settle_s, &optimized_ms));
   printf("transaction %u: %s\n", id, what.c_str());
   print_status(mine, false, false);
   for (auto &n : t.notes) printf("note: %s\n", n.c_str());

@@ -60,9 +60,24 @@ Result<uint32_t> detach_transaction(const std::string &what, const UnloadOptions
 // One line per active const: name, value, transaction and its phase.
 void print_active_consts(const RuntimeStatus &st);
 
+// Where a dry run's plan is for: the kernel, and whose addresses.
+struct PlanPlace {
+  std::string kernel;       // profile or bundle
+  std::string build_id;
+  uint64_t slide = 0;
+  std::string not_running;  // why these are link addresses ("": the running kernel's)
+};
+
+// Prints a planned transaction (JSON when `json`); attaches nothing.
+void print_plan(const Transaction &t, const PlanPlace &place, const std::string &what, bool json);
+
 // Plans the transaction and prints it (JSON when `json`); attaches nothing.
 Status print_dry_run(RuntimeContext &ctx, const std::vector<ConstRequest> &requests, TransitionMode mode,
                      const std::string &what, bool json);
+
+// After a load: waits (bounded by settle_s) for the kprobe optimizer and the
+// transition, then returns the module's view of transaction `id`.
+Result<RuntimeStatus> settle_transaction(XRuntime &rt, uint32_t id, double settle_s, double *optimized_ms = nullptr);
 
 // headers: a "transaction N" line before each transaction.
 void print_status(const RuntimeStatus &st, bool counters, bool headers = true);
