@@ -237,6 +237,26 @@ Result<int> apply(const std::string &bundle_arg, const std::string &config, bool
     print_status(mine, false, false);
     for (auto &n : p.t.notes) printf("note: %s\n", n.c_str());
   }
+  // A file removed from the config directory takes its transaction with it.
+  std::error_code ec;
+  if (fs::is_directory(config, ec)) {
+    const fs::path dir = fs::absolute(config).lexically_normal();
+    std::vector<std::string> gone;
+    for (auto &[file, prev] : applied.items())
+      if (fs::path(file).parent_path() == dir &&
+          std::none_of(plans.begin(), plans.end(), [&](auto &p) { return p.config.file.string() == file; }))
+        gone.push_back(file);
+    for (auto &file : gone) {
+      uint32_t tx = applied[file].value("transaction", 0u);
+      KX_ASSIGN(st, rt.status());
+      if (std::any_of(st.txs.begin(), st.txs.end(), [&](auto &x) { return x.tx == tx; })) {
+        KX_TRY(rt.unload(tx, unload_opt));
+        printf("%s: removed, transaction %u detached\n", file.c_str(), tx);
+      }
+      applied.erase(file);
+      KX_TRY(write_state(state));
+    }
+  }
   return 0;
 }
 

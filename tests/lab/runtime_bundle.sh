@@ -2,8 +2,9 @@
 # in the lab guest with the compilers hidden from PATH and the kernel
 # source, scope tables and this checkout unreachable. kx apply tunes
 # BLK_MAX_REQUEST_COUNT from a config file (plug flushes under fio: 32 deep,
-# 8 after kx apply, 32 again after kx reset BLK_MAX_REQUEST_COUNT, by name);
-# re-applying the same config is a no-op; a bundle with an edited member
+# 8 after kx apply, 16 once the config says 16 and is applied again, 32
+# after kx reset BLK_MAX_REQUEST_COUNT, by name); re-applying the same
+# config is a no-op; a bundle with an edited member
 # and a bundle for another kernel build are refused with nothing attached.
 source "$(dirname "$0")/lib/common.sh"
 
@@ -47,7 +48,7 @@ R=$WORK/results
 rc() { cat "$R/$1.rc"; }
 max_depth() { awk '{print $2}' "$R/$1" | sort -n | tail -1; }
 flushes() { awk '{n += $1} END {print n + 0}' "$R/$1"; }
-for phase in before during after; do
+for phase in before during changed after; do
   echo "$phase: $(flushes $phase) flushes, deepest $(max_depth $phase)"
   [[ $(flushes $phase) -ge 100 ]] || fail "$phase: too few plug flushes to judge ($(flushes $phase))"
 done
@@ -73,7 +74,11 @@ expect_eq "$(max_depth before)" 32 "deepest plug flush by default"
 expect_eq "$(max_depth during)" 8 "deepest plug flush after kx apply (BLK_MAX_REQUEST_COUNT = 8)"
 expect_eq "$(rc reapply)" 0 "kx apply again: $(cat "$R/reapply.out")"
 grep -q 'blk.conf: unchanged (transaction' "$R/reapply.out" || fail "re-applying changed something: $(cat "$R/reapply.out")"
-grep -q '^BLK_MAX_REQUEST_COUNT = 8  (transaction [0-9]*, [a-z]*)' "$R/status.out" ||
+expect_eq "$(rc changed)" 0 "kx apply of the changed config: $(cat "$R/changed.out")"
+grep -q 'blk.conf: transaction [0-9]* detached' "$R/changed.out" || fail "the old transaction stayed: $(cat "$R/changed.out")"
+grep -q 'blk.conf: transaction [0-9]*: BLK_MAX_REQUEST_COUNT=16' "$R/changed.out" || fail "no new transaction: $(cat "$R/changed.out")"
+expect_eq "$(max_depth changed)" 16 "deepest plug flush after the config changed to 16"
+grep -q '^BLK_MAX_REQUEST_COUNT = 16  (transaction [0-9]*, [a-z]*)' "$R/status.out" ||
   fail "kx status does not list the const by name: $(cat "$R/status.out")"
 expect_eq "$(rc reset)" 0 "kx reset BLK_MAX_REQUEST_COUNT: $(cat "$R/reset.out")"
 expect_eq "$(max_depth after)" 32 "deepest plug flush after kx reset BLK_MAX_REQUEST_COUNT"

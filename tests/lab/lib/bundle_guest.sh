@@ -41,6 +41,9 @@ step dry "$KX" apply "$W/good.kxb" --config "$W/conf.d" --dry-run
 step apply "$KX" apply "$W/good.kxb" --config "$W/conf.d"
 depths during
 step reapply "$KX" apply "$W/good.kxb" --config "$W/conf.d"
+sed -i 's/= 8/= 16/' "$W/conf.d/blk.conf"
+step changed "$KX" apply "$W/good.kxb" --config "$W/conf.d"
+depths changed
 step status "$KX" status
 step reset "$KX" reset BLK_MAX_REQUEST_COUNT
 depths after
