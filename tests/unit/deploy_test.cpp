@@ -305,3 +305,43 @@ TEST(DeployCli, ApplyRefusesAnotherKernelAndBadInputWithOneLine) {
 
 }  // namespace
 }  // namespace kx
+
+namespace kx {
+namespace {
+
+// kx bundle on the analysis host (the module stands in: building x-sie.ko
+// is a lab step), then kx apply --dry-run from the bundle alone plans
+// exactly what kx set --dry-run plans from the debug vmlinux.
+TEST(DeployCli, TheBundlePlansWhatTheScopeTablePlans) {
+  if (kx({"show", "BLK_MAX_REQUEST_COUNT"}).exit_code != 0 || kx({"show", "SHRINK_BATCH"}).exit_code != 0)
+    GTEST_SKIP() << "BLK_MAX_REQUEST_COUNT and SHRINK_BATCH are not both in the default profile's scope table";
+  test::TempDir dir;
+  ASSERT_TRUE(write_file_atomic(dir / "fake.ko", "not a module"));
+  auto b = (dir / "b.kxb").string();
+  auto made = kx({"bundle", "BLK_MAX_REQUEST_COUNT", "SHRINK_BATCH", "-o", b}, {{"KX_XSIE_MODULE", (dir / "fake.ko").string()}});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  EXPECT_NE(made.output.find("wrote " + b + ": 2 const(s) (BLK_MAX_REQUEST_COUNT, SHRINK_BATCH)"), std::string::npos)
+      << made.output;
+  auto bundle = read_bundle(b);
+  ASSERT_TRUE(bundle) << bundle.error().message;
+  EXPECT_EQ(bundle->module, "not a module");
+
+  ASSERT_TRUE(write_file_atomic(dir / "two.conf", "BLK_MAX_REQUEST_COUNT = 8\nSHRINK_BATCH = 64\n"));
+  auto applied = kx({"apply", b, "--config", (dir / "two.conf").string(), "--dry-run", "--json"});
+  auto set = kx({"set", "--dry-run", "--json", "BLK_MAX_REQUEST_COUNT=8", "SHRINK_BATCH=64"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  auto plan = [](const std::string &out) {
+    auto j = json::parse(out);
+    for (auto k : {"what", "kernel", "why_link_addresses"}) j.erase(k);
+    return j;
+  };
+  EXPECT_EQ(plan(applied.output), plan(set.output));
+
+  auto nothing = kx({"bundle", "-o", b});
+  EXPECT_EQ(nothing.exit_code, 1) << nothing.output;
+  EXPECT_NE(nothing.output.find("name the consts to bundle, or --all"), std::string::npos) << nothing.output;
+}
+
+}  // namespace
+}  // namespace kx
