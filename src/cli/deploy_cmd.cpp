@@ -240,7 +240,7 @@ Result<int> apply(const std::string &bundle_arg, const std::string &config, bool
   // A file removed from the config directory takes its transaction with it.
   std::error_code ec;
   if (fs::is_directory(config, ec)) {
-    const fs::path dir = fs::absolute(config).lexically_normal();
+    const fs::path dir = (fs::absolute(config) / "x").lexically_normal().parent_path();  // "/etc/kernelx/" too
     std::vector<std::string> gone;
     for (auto &[file, prev] : applied.items())
       if (fs::path(file).parent_path() == dir &&
