@@ -4,8 +4,9 @@
 # BLK_MAX_REQUEST_COUNT from a config file (plug flushes under fio: 32 deep,
 # 8 after kx apply, 16 once the config says 16 and is applied again, 32
 # after kx reset BLK_MAX_REQUEST_COUNT, by name); re-applying the same
-# config is a no-op; a bundle with an edited member
-# and a bundle for another kernel build are refused with nothing attached.
+# config is a no-op, applying after a reset attaches again, removing the
+# file detaches; a bundle with an edited member and a bundle for another
+# kernel build are refused with nothing attached.
 source "$(dirname "$0")/lib/common.sh"
 
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -82,6 +83,10 @@ grep -q '^BLK_MAX_REQUEST_COUNT = 16  (transaction [0-9]*, [a-z]*)' "$R/status.o
   fail "kx status does not list the const by name: $(cat "$R/status.out")"
 expect_eq "$(rc reset)" 0 "kx reset BLK_MAX_REQUEST_COUNT: $(cat "$R/reset.out")"
 expect_eq "$(max_depth after)" 32 "deepest plug flush after kx reset BLK_MAX_REQUEST_COUNT"
-[[ ! -s "$R/kprobes" ]] || fail "kprobes left after kx reset: $(cat "$R/kprobes")"
+expect_eq "$(rc again)" 0 "kx apply after kx reset: $(cat "$R/again.out")"
+grep -q 'blk.conf: transaction [0-9]*: BLK_MAX_REQUEST_COUNT=16' "$R/again.out" || fail "not applied again: $(cat "$R/again.out")"
+expect_eq "$(rc removed)" 0 "kx apply without the config file: $(cat "$R/removed.out")"
+grep -q 'blk.conf: removed, transaction [0-9]* detached' "$R/removed.out" || fail "removed config: $(cat "$R/removed.out")"
+[[ ! -s "$R/kprobes" ]] || fail "kprobes left after the config was removed: $(cat "$R/kprobes")"
 no_lab_leftovers
 echo "PASS runtime_bundle"

@@ -47,4 +47,7 @@ depths changed
 step status "$KX" status
 step reset "$KX" reset BLK_MAX_REQUEST_COUNT
 depths after
+step again "$KX" apply "$W/good.kxb" --config "$W/conf.d"
+rm "$W/conf.d/blk.conf"
+step removed "$KX" apply "$W/good.kxb" --config "$W/conf.d/"
 cat /sys/kernel/debug/kprobes/list > "$R/kprobes"
