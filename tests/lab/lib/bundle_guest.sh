@@ -17,11 +17,10 @@ for t in bash cat grep awk sort uniq sed tail head tr fio insmod python3 mkdir r
 done
 export PATH=$W/path KX_HOME=$W/home
 command -v gcc cc gcc-12 clang make ld > "$R/compilers"
-if [[ -z $(ls -A "$ROOT" /var/cache/kernelx/kernels /var/cache/kernelx/scope /usr/src 2>/dev/null) ]]; then
-  echo hidden > "$R/source"
-else
-  echo visible > "$R/source"
-fi
+echo hidden > "$R/source"
+for d in "$ROOT" /var/cache/kernelx/kernels /var/cache/kernelx/scope /usr/src; do
+  [[ -z $(ls -A "$d" 2>/dev/null) ]] || echo "visible: $d" > "$R/source"
+done
 
 attached() {  # kprobes registered plus x-sie.ko loaded (0: nothing)
   echo $(($(grep -c . /sys/kernel/debug/kprobes/list) + $([[ -d /sys/module/x_sie ]] && echo 1 || echo 0)))
