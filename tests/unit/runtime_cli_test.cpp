@@ -72,5 +72,17 @@ TEST(RuntimeCli, ADryRunPrintsThePlanWhereTheRuntimeCannotRun) {
   EXPECT_EQ(usage.exit_code, 2) << usage.output;
 }
 
+// kx load --dry-run compiles the policy and plans its consts, loading
+// nothing into the kernel.
+TEST(RuntimeCli, ADryRunLoadPlansThePolicysConsts) {
+  if (kx({"show", "SHRINK_BATCH"}).exit_code != 0 || !find_program("clang"))
+    GTEST_SKIP() << "needs SHRINK_BATCH in the scope table and clang";
+  auto r = kx({"load", "--dry-run", std::string(KX_FIXTURES) + "/../../examples/policies/per_shrinker.bpf.c"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("nothing attached"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("SHRINK_BATCH: set by an X-tune policy, proven for ["), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("critical span do_shrink_slab+"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace kx
