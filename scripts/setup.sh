@@ -15,6 +15,8 @@ packages=(
   # analysis: decoder, solver, emulator, ELF/DWARF, scope table, CLI, JSON, tests
   libzydis-dev libz3-dev libunicorn-dev libelf-dev libdw-dev elfutils
   libsqlite3-dev sqlite3 libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+  # deployment: bundles (tar.gz, sha256)
+  libarchive-dev
   # BPF policies
   libbpf-dev bpftool clang llvm
   # kernel profile: the target kernel, its headers, debug vmlinux and source,

@@ -25,9 +25,15 @@ void add_build_command(CLI::App &app, Globals &g, Action &action);
 void add_scope_commands(CLI::App &app, Globals &g, Action &action);
 void add_runtime_commands(CLI::App &app, Globals &g, Action &action);
 void add_policy_commands(CLI::App &app, Globals &g, Action &action);
+void add_deploy_commands(CLI::App &app, Globals &g, Action &action);
 
 // Options kx set/load and kx reset/unload share.
 void add_transition_option(CLI::App *cmd, std::shared_ptr<std::string> transition);
+struct DryRun {
+  bool on = false;    // --dry-run: plan and print, attach nothing
+  bool json = false;  // --json: the plan as JSON
+};
+void add_dry_run_options(CLI::App *cmd, std::shared_ptr<DryRun> dry);
 }  // namespace kx::cli
 
 namespace kx {

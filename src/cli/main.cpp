@@ -18,6 +18,7 @@ int main(int argc, char **argv) {
   kx::cli::add_scope_commands(app, g, action);
   kx::cli::add_runtime_commands(app, g, action);
   kx::cli::add_policy_commands(app, g, action);
+  kx::cli::add_deploy_commands(app, g, action);
   kx::cli::add_kernel_commands(app, g, action);
   kx::cli::add_lab_commands(app, g, action);
   kx::cli::add_doctor_command(app, g, action);

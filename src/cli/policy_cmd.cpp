@@ -31,10 +31,40 @@ Result<int> gen(const Globals &g, const std::vector<std::string> &keys, const st
   return 0;
 }
 
-Result<int> load(const Globals &g, const std::string &file, const std::string &transition, double settle_s) {
+// kx load --dry-run: compiles the policy (so a broken one fails here too)
+// but loads nothing into the kernel: its programs stand in as fd 0.
+Result<int> dry_load(const Globals &g, const std::string &file, TransitionMode mode, const DryRun &dry,
+                     const std::vector<std::string> &ids) {
+  KX_ASSIGN(ctx, open_plan_context(g));
+  KX_ASSIGN(tmp, make_temp_dir(std::filesystem::temp_directory_path(), "kx-policy-"));
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{tmp};
+  KX_TRY(compile_x_tune(ctx.profile, file, tmp));
+  std::vector<ConstRequest> requests;
+  std::string what;
+  for (auto &id : ids) {
+    KX_ASSIGN(report, const_report(ctx, {}, id));
+    if (report.value("id", "") != id)
+      return make_error("X_TUNE(\"" + id + "\") names " + report.value("id", std::string("?")) +
+                        ": use the scope table's ID (kx list)");
+    requests.push_back({report, 0, 0, 0});
+    what += (what.empty() ? "" : ", ") + id;
+  }
+  KX_TRY(print_dry_run(ctx, requests, mode, file + " (" + what + ")", dry.json));
+  return 0;
+}
+
+Result<int> load(const Globals &g, const std::string &file, const std::string &transition, double settle_s,
+                 const DryRun &dry) {
   KX_ASSIGN(mode, parse_transition_mode(transition));
   KX_ASSIGN(source, read_file(file));
   if (x_tune_ids(source).empty()) return make_error(file + " has no X_TUNE(\"ID\") program (write one with kx gen)");
+  if (dry.on) return dry_load(g, file, mode, dry, x_tune_ids(source));
   KX_ASSIGN(ctx, open_runtime_context(g));
   KX_ASSIGN(tmp, make_temp_dir(std::filesystem::temp_directory_path(), "kx-policy-"));
   struct Cleanup {
@@ -65,19 +95,23 @@ Result<int> load(const Globals &g, const std::string &file, const std::string &t
   return 0;
 }
 
-// A transaction id, or the transaction holding the consts of a policy file.
-Result<uint32_t> transaction_of(XRuntime &rt, const std::string &arg) {
-  if (!arg.empty() && arg.find_first_not_of("0123456789") == std::string::npos) return std::stoul(arg);
+// The transaction holding the consts of a policy file, or "" to let
+// detach_transaction read `arg` as an id or a const name.
+Result<std::string> policy_transaction(const std::string &arg) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(arg, ec)) return arg;
   KX_ASSIGN(source, read_file(arg));
   auto ids = x_tune_ids(source);
   if (ids.empty()) return make_error(arg + " has no X_TUNE(\"ID\") program");
+  if (!x_sie_loaded()) return make_error("x-sie.ko is not loaded: nothing to unload");
+  KX_ASSIGN(rt, XRuntime::open());
   KX_ASSIGN(st, rt.status());
   std::set<uint32_t> txs;
   for (auto &s : st.spans)
     if (std::find(ids.begin(), ids.end(), s.const_name) != ids.end()) txs.insert(s.tx);
   if (txs.empty()) return make_error("no active transaction holds the consts of " + arg);
   if (txs.size() > 1) return make_error("the consts of " + arg + " are in several transactions: unload them by id");
-  return *txs.begin();
+  return std::to_string(*txs.begin());
 }
 
 }  // namespace
@@ -101,22 +135,24 @@ void add_policy_commands(CLI::App &app, Globals &g, Action &action) {
   add_transition_option(load_cmd, transition);
   load_cmd->add_option("--settle", *settle, "seconds to wait for the kprobe optimizer and the transition")
       ->capture_default_str();
-  load_cmd->callback([&g, &action, file, transition, settle] {
-    action = [&g, file, transition, settle]() -> Result<int> { return load(g, *file, *transition, *settle); };
+  auto dry = std::make_shared<DryRun>();
+  add_dry_run_options(load_cmd, dry);
+  load_cmd->callback([&g, &action, file, transition, settle, dry] {
+    action = [&g, file, transition, settle, dry]() -> Result<int> {
+      return load(g, *file, *transition, *settle, *dry);
+    };
   });
 
   auto *unload_cmd = app.add_subcommand(
       "unload", "switch a policy's consts back to their compiled values (safely) and detach it");
   auto what = std::make_shared<std::string>();
   auto opt = std::make_shared<UnloadOptions>();
-  unload_cmd->add_option("what", *what, "a transaction id, or the policy file loaded")->required();
+  unload_cmd->add_option("what", *what, "a transaction id, the policy file loaded, or a const it holds")->required();
   add_unload_options(unload_cmd, opt);
   unload_cmd->callback([&action, what, opt] {
     action = [what, opt]() -> Result<int> {
-      if (!x_sie_loaded()) return make_error("x-sie.ko is not loaded: nothing to unload");
-      KX_ASSIGN(rt, XRuntime::open());
-      KX_ASSIGN(id, transaction_of(rt, *what));
-      KX_TRY(rt.unload(id, *opt));
+      KX_ASSIGN(tx, policy_transaction(*what));
+      KX_ASSIGN(id, detach_transaction(tx, *opt));
       printf("transaction %u detached\n", id);
       return 0;
     };

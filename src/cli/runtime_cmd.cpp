@@ -48,7 +48,7 @@ Result<std::vector<nlohmann::json>> read_reports(const std::vector<std::string> 
 }
 
 Result<int> set_consts(const Globals &g, const std::vector<std::string> &args, const std::vector<std::string> &report_files,
-                       double settle_s, const std::string &transition) {
+                       double settle_s, const std::string &transition, const DryRun &dry) {
   KX_ASSIGN(given, read_reports(report_files));
   KX_ASSIGN(mode, parse_transition_mode(transition));
   std::vector<Assignment> assigns;
@@ -56,7 +56,7 @@ Result<int> set_consts(const Globals &g, const std::vector<std::string> &args, c
     KX_ASSIGN(x, parse_assignment(a));
     assigns.push_back(x);
   }
-  KX_ASSIGN(ctx, open_runtime_context(g));
+  KX_ASSIGN(ctx, dry.on ? open_plan_context(g) : open_runtime_context(g));
   std::vector<ConstRequest> requests;
   for (auto &a : assigns) {
     KX_ASSIGN(report, const_report(ctx, given, a.key));
@@ -64,6 +64,10 @@ Result<int> set_consts(const Globals &g, const std::vector<std::string> &args, c
   }
   std::string what;
   for (auto &a : assigns) what += (what.empty() ? "" : ", ") + a.key + "=" + std::to_string(a.value);
+  if (dry.on) {
+    KX_TRY(print_dry_run(ctx, requests, mode, what, dry.json));
+    return 0;
+  }
   KX_TRY(commit_transaction(ctx, requests, mode, settle_s, what));
   return 0;
 }
@@ -76,6 +80,13 @@ void add_transition_option(CLI::App *cmd, std::shared_ptr<std::string> transitio
                   "outermost safe-span entry; immediate: at once, ignoring safe spans")
       ->check(CLI::IsMember({"global", "per-thread", "immediate"}))
       ->capture_default_str();
+}
+
+void add_dry_run_options(CLI::App *cmd, std::shared_ptr<DryRun> dry) {
+  cmd->add_flag("--dry-run", dry->on,
+                "plan and check the transaction and print it (probes, spans, ranges, transition); attach nothing. "
+                "Works where x-sie.ko cannot run");
+  cmd->add_flag("--json", dry->json, "with --dry-run: the plan as JSON")->needs("--dry-run");
 }
 
 void add_unload_options(CLI::App *cmd, std::shared_ptr<UnloadOptions> opt) {
@@ -101,24 +112,24 @@ void add_runtime_commands(CLI::App &app, Globals &g, Action &action) {
   set->add_option("--report", *reports, "a saved `kx build --json` report to take consts from first (repeatable)")
       ->allow_extra_args(false);  // one file per --report: the assignments follow
   add_transition_option(set, transition);
-  set->callback([&g, &action, assigns, settle, reports, transition] {
-    action = [&g, assigns, settle, reports, transition]() -> Result<int> {
-      return set_consts(g, *assigns, *reports, *settle, *transition);
+  auto dry = std::make_shared<DryRun>();
+  add_dry_run_options(set, dry);
+  set->callback([&g, &action, assigns, settle, reports, transition, dry] {
+    action = [&g, assigns, settle, reports, transition, dry]() -> Result<int> {
+      return set_consts(g, *assigns, *reports, *settle, *transition, *dry);
     };
   });
 
   auto *reset = app.add_subcommand(
       "reset", "detach a transaction: its consts switch back to their compiled values (safely, as they switched)");
-  auto id = std::make_shared<uint32_t>(0);
+  auto what = std::make_shared<std::string>();
   auto unload_opt = std::make_shared<UnloadOptions>();
-  reset->add_option("id", *id, "the transaction id kx set or kx load printed")->required();
+  reset->add_option("what", *what, "the transaction id kx set or kx load printed, or a const it holds")->required();
   add_unload_options(reset, unload_opt);
-  reset->callback([&action, id, unload_opt] {
-    action = [id, unload_opt]() -> Result<int> {
-      if (!x_sie_loaded()) return make_error("no active transaction " + std::to_string(*id) + " (x-sie.ko is not loaded)");
-      KX_ASSIGN(rt, XRuntime::open());
-      KX_TRY(rt.unload(*id, *unload_opt));
-      printf("transaction %u detached\n", *id);
+  reset->callback([&action, what, unload_opt] {
+    action = [what, unload_opt]() -> Result<int> {
+      KX_ASSIGN(id, detach_transaction(*what, *unload_opt));
+      printf("transaction %u detached\n", id);
       return 0;
     };
   });
@@ -145,6 +156,7 @@ void add_runtime_commands(CLI::App &app, Globals &g, Action &action) {
         return 0;
       }
       if (st.spans.empty()) std::cout << "no active transactions\n";
+      print_active_consts(st);
       print_status(st, true);
       return 0;
     };

@@ -43,6 +43,22 @@ Result<RuntimeContext> open_runtime_context(const Globals &g) {
   return ctx;
 }
 
+Result<RuntimeContext> open_plan_context(const Globals &g) {
+  KX_ASSIGN(ctx, open_scope_context(g));
+  KX_ASSIGN(image, VmlinuxImage::open(ctx.profile.debug_vmlinux));
+  uint64_t base = image->text_base() ? image->text_base() : kDefaultTextBase;
+  ctx.image = std::move(image);
+  ctx.build_id = ctx.kernel.build_id;
+  auto running = inspect_running_kernel(base);
+  if (!running)
+    ctx.not_running = running.error().message;
+  else if (running->build_id != ctx.kernel.build_id)
+    ctx.not_running = "the running kernel (build-id " + running->build_id + ") is not the profile's";
+  else
+    ctx.slide = running->slide;
+  return ctx;
+}
+
 Result<nlohmann::json> const_report(RuntimeContext &ctx, const std::vector<nlohmann::json> &given,
                                     const std::string &key) {
   std::string canonical = key;
@@ -139,6 +155,83 @@ void print_transition(const TxStatus &t) {
 
 }  // namespace
 
+Result<uint32_t> detach_transaction(const std::string &what, const UnloadOptions &opt) {
+  if (!x_sie_loaded()) {
+    bool id = !what.empty() && what.find_first_not_of("0123456789") == std::string::npos;
+    return make_error((id ? "no active transaction " : "no active transaction holds ") + what +
+                      " (x-sie.ko is not loaded)");
+  }
+  KX_ASSIGN(rt, XRuntime::open());
+  KX_ASSIGN(st, rt.status());
+  KX_ASSIGN(id, transaction_for(st, what));
+  KX_TRY(rt.unload(id, opt));
+  return id;
+}
+
+void print_active_consts(const RuntimeStatus &st) {
+  for (auto &c : active_consts(st)) {
+    if (c.policy)
+      printf("%s: set by an X-tune policy", c.name.c_str());
+    else
+      printf("%s = %lld", c.name.c_str(), static_cast<long long>(c.value));
+    printf("  (transaction %u%s)\n", c.tx, c.phase.empty() ? "" : (", " + c.phase).c_str());
+  }
+}
+
+Status print_dry_run(RuntimeContext &ctx, const std::vector<ConstRequest> &requests, TransitionMode mode,
+                     const std::string &what, bool json) {
+  KX_ASSIGN(t, plan_transaction(requests, *ctx.image, ctx.build_id, ctx.slide, mode));
+  print_plan(t, {ctx.profile.name, ctx.build_id, ctx.slide, ctx.not_running}, what, json);
+  return {};
+}
+
+void print_plan(const Transaction &t, const PlanPlace &place, const std::string &what, bool json) {
+  nlohmann::json plan = plan_json(t, place.slide);
+  if (json) {
+    plan["dry_run"] = true;
+    plan["what"] = what;
+    plan["kernel"] = place.kernel;
+    plan["addresses"] = place.not_running.empty() ? "running" : "link";
+    if (!place.not_running.empty()) plan["why_link_addresses"] = place.not_running;
+    printf("%s\n", plan.dump(2).c_str());
+    return;
+  }
+  printf("dry run: %s, planned and checked; nothing attached\n", what.c_str());
+  printf("kernel: %s (build-id %s)\n", place.kernel.c_str(), place.build_id.c_str());
+  if (place.not_running.empty())
+    printf("addresses: the running kernel's (KASLR slide %s)\n", hex(place.slide).c_str());
+  else
+    printf("addresses: link addresses, %s (at run time KASLR adds its slide)\n", place.not_running.c_str());
+  printf("transition: %s\n", plan["transition"].get<std::string>().c_str());
+  for (auto &c : plan["consts"]) {
+    if (c["policy"].get<bool>())
+      printf("%s: set by an X-tune policy, proven for [%lld, %lld] (compiled value %lld)\n",
+             c["name"].get<std::string>().c_str(), c["proven_range"][0].get<long long>(),
+             c["proven_range"][1].get<long long>(), c["compiled_value"].get<long long>());
+    else
+      printf("%s = %lld, proven for [%lld, %lld] (compiled value %lld)\n", c["name"].get<std::string>().c_str(),
+             c["value"].get<long long>(), c["proven_range"][0].get<long long>(), c["proven_range"][1].get<long long>(),
+             c["compiled_value"].get<long long>());
+    for (auto &sp : c["critical_spans"]) {
+      printf("  critical span %-28s %-9s probe %s [%s]", sp["label"].get<std::string>().c_str(),
+             sp["kind"].get<std::string>().c_str(), sp["probe_address"].get<std::string>().c_str(),
+             sp["probe_bytes"].get<std::string>().c_str());
+      if (sp.contains("capture_address"))
+        printf(", capture %s [%s]", sp["capture_address"].get<std::string>().c_str(),
+               sp["capture_bytes"].get<std::string>().c_str());
+      printf("\n");
+    }
+    for (auto &ss : c["safe_spans"]) {
+      std::string exits;
+      for (auto &e : ss["exits"]) exits += " " + e.get<std::string>();
+      printf("  safe span entry %s, exits%s, %zu code range(s)\n", ss["entry"].get<std::string>().c_str(),
+             exits.c_str(), ss["ranges"].size());
+    }
+    if (c["safe_spans"].empty()) printf("  no safe-span monitors (transition immediate)\n");
+  }
+  for (auto &n : t.notes) printf("note: %s\n", n.c_str());
+}
+
 void print_status(const RuntimeStatus &st, bool counters, bool headers) {
   std::vector<SpanStatus> group;
   auto flush = [&] {
@@ -168,6 +261,30 @@ void print_status(const RuntimeStatus &st, bool counters, bool headers) {
   flush();
 }
 
+// The kprobe optimizer runs a moment after registration, and the
+// transition completes as tasks leave the safe spans: wait (bounded) so
+// the report says how each probe runs and whether everyone switched.
+Result<RuntimeStatus> settle_transaction(XRuntime &rt, uint32_t id, double settle_s, double *optimized_ms) {
+  Stopwatch step;
+  RuntimeStatus mine;
+  for (;;) {
+    KX_ASSIGN(all, rt.status());
+    mine = {};
+    for (auto &s : all.spans)
+      if (s.tx == id) mine.spans.push_back(s);
+    for (auto &x : all.txs)
+      if (x.tx == id) mine.txs.push_back(x);
+    bool optimizing = std::any_of(mine.spans.begin(), mine.spans.end(), [](auto &s) {
+      return s.probe_state == "pending" || s.capture_state == "pending";
+    });
+    bool switching = std::any_of(mine.txs.begin(), mine.txs.end(), [](auto &x) { return x.phase == "switching"; });
+    if (!optimizing && optimized_ms && *optimized_ms < 0) *optimized_ms = step.ms();
+    if ((!optimizing && !switching) || step.ms() >= settle_s * 1000) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return mine;
+}
+
 Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<ConstRequest> &requests,
                                     TransitionMode mode, double settle_s, const std::string &what,
                                     std::vector<Timing> timings) {
@@ -181,27 +298,8 @@ Result<uint32_t> commit_transaction(RuntimeContext &ctx, const std::vector<Const
   KX_ASSIGN(id, rt.load(t));
   timings.push_back({"attach", step.ms()});
 
-  // The kprobe optimizer runs a moment after registration, and the
-  // transition completes as tasks leave the safe spans: wait (bounded) so
-  // the report says how each probe runs and whether everyone switched.
-  step.restart();
   double optimized_ms = -1;
-  RuntimeStatus mine;
-  for (;;) {
-    KX_ASSIGN(all, rt.status());
-    mine = {};
-    for (auto &s : all.spans)
-      if (s.tx == id) mine.spans.push_back(s);
-    for (auto &x : all.txs)
-      if (x.tx == id) mine.txs.push_back(x);
-    bool optimizing = std::any_of(mine.spans.begin(), mine.spans.end(), [](auto &s) {
-      return s.probe_state == "pending" || s.capture_state == "pending";
-    });
-    bool switching = std::any_of(mine.txs.begin(), mine.txs.end(), [](auto &x) { return x.phase == "switching"; });
-    if (!optimizing && optimized_ms < 0) optimized_ms = step.ms();
-    if ((!optimizing && !switching) || step.ms() >= settle_s * 1000) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  KX_ASSIGN(mine, settle_transaction(rt, id, settle_s, &optimized_ms));
   printf("transaction %u: %s\n", id, what.c_str());
   print_status(mine, false, false);
   for (auto &n : t.notes) printf("note: %s\n", n.c_str());

@@ -236,42 +236,59 @@ std::optional<uint64_t> VmlinuxImage::symbol(const std::string &name) const {
 // the kernel: absolute references (32, 32S, 64) to symbols other than
 // per-CPU and absolute ones move with it; PC-relative references to
 // per-CPU symbols move the other way; everything else stays.
-Result<std::vector<uint8_t>> VmlinuxImage::live_code(const std::string &fn, uint64_t addr, size_t len,
-                                                     uint64_t slide) const {
+Result<std::vector<SlideFixup>> VmlinuxImage::slide_fixups(const std::string &fn, uint64_t addr, size_t len) const {
   KX_ASSIGN(func, impl_->function(fn, addr));
-  KX_ASSIGN(bytes, impl_->code(*func, addr, len));
-  if (!slide) return bytes;
+  len = std::min<uint64_t>(len, func->value + func->size - addr);
+  std::vector<SlideFixup> out;
   auto &rel = impl_->relocs[func->section];
   if (rel.empty()) rel = impl_->elf.relocations_for(func->section);
   if (!impl_->percpu) impl_->percpu = impl_->elf.section_index(".data..percpu").value_or(SIZE_MAX);
   auto it = std::lower_bound(rel.begin(), rel.end(), addr, [](auto &r, uint64_t a) { return r.offset < a; });
-  for (; it != rel.end() && it->offset < addr + bytes.size(); ++it) {
+  for (; it != rel.end() && it->offset < addr + len; ++it) {
     const auto &syms = impl_->elf.symbols();
     if (it->symbol >= syms.size()) continue;
     const ElfSymbol &sym = syms[it->symbol];
     bool percpu = sym.section == *impl_->percpu && sym.name != "__init_begin" && sym.name != "__per_cpu_load" &&
                   sym.name.rfind("init_per_cpu_", 0) != 0;
-    int64_t delta = 0;
+    int8_t sign = 0;
     switch (it->type) {
       case R_X86_64_32:
       case R_X86_64_32S:
       case R_X86_64_64:
-        if (!percpu && sym.section != SHN_ABS) delta = static_cast<int64_t>(slide);
+        if (!percpu && sym.section != SHN_ABS) sign = 1;
         break;
       case R_X86_64_PC32:
       case R_X86_64_PLT32:
-        if (percpu) delta = -static_cast<int64_t>(slide);
+        if (percpu) sign = -1;
         break;
     }
     unsigned width = relocation_width(it->type);
     size_t at = it->offset - addr;
-    if (!delta || !width || at + width > bytes.size()) continue;
+    if (!sign || !width || at + width > len) continue;
+    out.push_back({static_cast<uint32_t>(at), static_cast<uint8_t>(width), sign});
+  }
+  return out;
+}
+
+std::vector<uint8_t> apply_slide(std::vector<uint8_t> bytes, const std::vector<SlideFixup> &fixups, uint64_t slide) {
+  if (!slide) return bytes;
+  for (auto &f : fixups) {
+    if (f.width > 8 || f.offset + f.width > bytes.size()) continue;
     uint64_t v = 0;
-    memcpy(&v, &bytes[at], width);
-    v += static_cast<uint64_t>(delta);
-    memcpy(&bytes[at], &v, width);  // little-endian: the low `width` bytes
+    memcpy(&v, &bytes[f.offset], f.width);
+    v += f.sign > 0 ? slide : -slide;
+    memcpy(&bytes[f.offset], &v, f.width);  // little-endian: the low `width` bytes
   }
   return bytes;
+}
+
+Result<std::vector<uint8_t>> VmlinuxImage::live_code(const std::string &fn, uint64_t addr, size_t len,
+                                                     uint64_t slide) const {
+  KX_ASSIGN(func, impl_->function(fn, addr));
+  KX_ASSIGN(bytes, impl_->code(*func, addr, len));
+  if (!slide) return bytes;
+  KX_ASSIGN(fixups, slide_fixups(fn, addr, bytes.size()));
+  return apply_slide(std::move(bytes), fixups, slide);
 }
 
 Result<uint64_t> VmlinuxImage::function_start(const std::string &fn, uint64_t addr) const {
@@ -407,6 +424,62 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
   }
   if (mode != TransitionMode::immediate) KX_TRY(drop_exits_into_entries(t));
   return t;
+}
+
+namespace {
+
+std::string site_bytes(const x_sie_site &s) {
+  std::string out;
+  char b[4];
+  for (unsigned i = 0; i < s.len; ++i) {
+    snprintf(b, sizeof b, "%s%02x", i ? " " : "", s.bytes[i]);
+    out += b;
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json plan_json(const Transaction &t, uint64_t slide) {
+  nlohmann::json consts = nlohmann::json::array();
+  for (uint32_t ci = 0; ci < t.consts.size(); ++ci) {
+    const auto &c = t.consts[ci];
+    const bool policy = c.policy_fd >= 0;
+    nlohmann::json j = {{"name", std::string(c.name, strnlen(c.name, sizeof c.name))},
+                        {"compiled_value", static_cast<int64_t>(c.dflt)},
+                        {"proven_range", {c.min, c.max}},
+                        {"policy", policy},
+                        {"critical_spans", nlohmann::json::array()},
+                        {"safe_spans", nlohmann::json::array()}};
+    if (!policy) j["value"] = static_cast<int64_t>(c.value);
+    for (size_t i = 0; i < t.spans.size(); ++i) {
+      if (t.spans[i].const_index != ci) continue;
+      const auto &p = t.planned[i];
+      nlohmann::json s = {{"label", p.label},
+                          {"kind", p.kind},
+                          {"probe_address", hex(p.probe)},
+                          {"probe_bytes", site_bytes(t.spans[i].probe)},
+                          {"update_nodes", t.spans[i].prog.n_nodes}};
+      if (p.capture) {
+        s["capture_address"] = hex(p.capture);
+        s["capture_bytes"] = site_bytes(t.spans[i].capture);
+      }
+      j["critical_spans"].push_back(s);
+    }
+    for (auto &ss : t.safe_spans) {
+      if (ss.const_index != ci) continue;
+      nlohmann::json exits = nlohmann::json::array(), ranges = nlohmann::json::array();
+      for (unsigned e = 0; e < ss.n_exits; ++e) exits.push_back(hex(ss.exits[e].addr));
+      for (unsigned r = 0; r < ss.n_ranges; ++r) ranges.push_back({hex(ss.ranges[r][0]), hex(ss.ranges[r][1])});
+      j["safe_spans"].push_back({{"entry", hex(ss.entry.addr)}, {"exits", exits}, {"ranges", ranges}});
+    }
+    consts.push_back(j);
+  }
+  return {{"build_id", t.build_id},
+          {"slide", hex(slide)},
+          {"transition", transition_mode_name(t.transition)},
+          {"consts", consts},
+          {"notes", t.notes}};
 }
 
 }  // namespace kx

@@ -18,6 +18,17 @@
 
 namespace kx {
 
+// A place in code that KASLR's boot-time relocation moves: the `width`-byte
+// little-endian value at `offset` gains `sign`·slide.
+struct SlideFixup {
+  uint32_t offset = 0;  // from the start of the bytes it belongs to
+  uint8_t width = 0;
+  int8_t sign = 1;
+};
+
+// `bytes` as the running kernel has them once KASLR moved it by `slide`.
+std::vector<uint8_t> apply_slide(std::vector<uint8_t> bytes, const std::vector<SlideFixup> &fixups, uint64_t slide);
+
 // The code of the analysed kernel, at link addresses.
 class KernelImage {
  public:
@@ -34,6 +45,11 @@ class KernelImage {
                                                  uint64_t /*slide*/) const {
     return code(fn, addr, len);
   }
+  // What KASLR relocates in the code of `fn` from `addr` on (up to `len`
+  // bytes): what live_code applies, for images carried elsewhere (bundles).
+  virtual Result<std::vector<SlideFixup>> slide_fixups(const std::string &, uint64_t, size_t) const {
+    return std::vector<SlideFixup>{};
+  }
 };
 
 // The debug vmlinux as a KernelImage.
@@ -48,6 +64,7 @@ class VmlinuxImage : public KernelImage {
                                          uint64_t slide) const override;
   std::string build_id() const;
   uint64_t text_base() const;  // link address of _text
+  Result<std::vector<SlideFixup>> slide_fixups(const std::string &fn, uint64_t addr, size_t len) const override;
 
  private:
   struct Impl;
@@ -95,6 +112,12 @@ struct Transaction {
 Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
                                      const std::string &running_build_id, uint64_t slide,
                                      TransitionMode mode = TransitionMode::global);
+
+// kx set/load --dry-run: what x-sie.ko would be given, for people: per
+// const its value (or policy), compiled value and proven range; per critical
+// span its label, kind, probe (and capture) address and instruction; per
+// safe span the monitored entry and exits; the transition and the notes.
+nlohmann::json plan_json(const Transaction &t, uint64_t slide);
 
 // Length of the x86-64 instruction at the start of `code`.
 Result<size_t> instruction_length(const std::vector<uint8_t> &code);

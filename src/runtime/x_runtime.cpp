@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "host/doctor.h"
 #include "kernel/module_build.h"
@@ -237,6 +238,35 @@ nlohmann::json tx_json(const TxStatus &t) {
 
 }  // namespace
 
+std::vector<ActiveConst> active_consts(const RuntimeStatus &st) {
+  std::vector<ActiveConst> out;
+  for (auto &s : st.spans) {
+    if (std::any_of(out.begin(), out.end(), [&](auto &c) { return c.tx == s.tx && c.name == s.const_name; })) continue;
+    ActiveConst c{s.const_name, static_cast<int64_t>(s.value), s.policy, s.tx, ""};
+    for (auto &t : st.txs)
+      if (t.tx == s.tx) c.phase = t.phase;
+    out.push_back(c);
+  }
+  return out;
+}
+
+Result<uint32_t> transaction_for(const RuntimeStatus &st, const std::string &arg) {
+  if (arg.empty()) return make_error("no transaction id or const name given");
+  // An id goes to the module as it is: it names a transaction it lacks itself.
+  if (arg.find_first_not_of("0123456789") == std::string::npos && arg.size() <= 9) return std::stoul(arg);
+  std::set<uint32_t> txs;
+  std::string names;
+  for (auto &c : active_consts(st)) {
+    if (c.name == arg) txs.insert(c.tx);
+    names += (names.empty() ? "" : ", ") + c.name + " (transaction " + std::to_string(c.tx) + ")";
+  }
+  // The module refuses a const two transactions hold, so one is the rule.
+  if (txs.size() == 1) return *txs.begin();
+  if (txs.size() > 1) return make_error(arg + " is in several transactions: name one by id (kx status)");
+  return make_error("no active transaction holds " + arg +
+                    (names.empty() ? " (none is active)" : " (active: " + names + ")"));
+}
+
 nlohmann::json status_json(const RuntimeStatus &st) {
   nlohmann::json txs = nlohmann::json::array();
   std::map<uint32_t, size_t> tx_at;
@@ -272,7 +302,10 @@ nlohmann::json status_json(const RuntimeStatus &st) {
     }
     (*c)["spans"].push_back(span);
   }
-  return {{"module_loaded", true}, {"transactions", txs}};
+  nlohmann::json consts = nlohmann::json::array();
+  for (auto &c : active_consts(st))
+    consts.push_back({{"name", c.name}, {"value", c.value}, {"policy", c.policy}, {"transaction", c.tx}, {"phase", c.phase}});
+  return {{"module_loaded", true}, {"consts", consts}, {"transactions", txs}};
 }
 
 }  // namespace kx

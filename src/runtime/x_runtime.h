@@ -84,7 +84,26 @@ class XRuntime {
   int fd_ = -1;
 };
 
-// kx status --json: transactions (with their transition) -> consts -> spans.
+// kx status --json: transactions (with their transition) -> consts -> spans,
+// and every active const by name.
 nlohmann::json status_json(const RuntimeStatus &st);
+
+// An active const, as kx status lists it and kx reset/unload look it up.
+struct ActiveConst {
+  std::string name;
+  int64_t value = 0;  // the compiled value when a policy picks it
+  bool policy = false;
+  uint32_t tx = 0;
+  std::string phase;  // of its transaction: "switching", "active", "reverting"
+};
+
+// Each const of each transaction once, in the module's order.
+std::vector<ActiveConst> active_consts(const RuntimeStatus &st);
+
+// The transaction kx reset/unload ARG means: ARG is its id (digits, passed
+// on unchecked: the module names an id it lacks), or the name of a const an
+// active transaction holds. An unknown name is an error naming the active
+// consts.
+Result<uint32_t> transaction_for(const RuntimeStatus &st, const std::string &arg);
 
 }  // namespace kx

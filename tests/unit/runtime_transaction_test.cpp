@@ -320,6 +320,35 @@ TEST(RuntimeTransaction, AnExitIntoAnotherSpansEntryIsDropped) {
   for (uint16_t i = a.n_exits; i < X_SIE_MAX_SS_EXITS; ++i) EXPECT_EQ(a.exits[i].addr, 0u);
 }
 
+TEST(RuntimeTransaction, TheDryRunPlanNamesEverythingTheModuleWouldGet) {
+  FakeImage img;
+  auto t = plan_transaction({{report("BLK_MAX_REQUEST_COUNT"), 8}}, img, kBuildId, kSlide, TransitionMode::per_thread);
+  ASSERT_TRUE(t) << t.error().message;
+  json p = plan_json(*t, kSlide);
+  EXPECT_EQ(p["build_id"], kBuildId);
+  EXPECT_EQ(p["transition"], "per-thread");
+  ASSERT_EQ(p["consts"].size(), 1u);
+  const json &c = p["consts"][0];
+  EXPECT_EQ(c["name"], "BLK_MAX_REQUEST_COUNT");
+  EXPECT_EQ(c["value"], 8);
+  EXPECT_EQ(c["compiled_value"], 32);
+  EXPECT_EQ(c["proven_range"][0].get<int64_t>(), t->consts[0].min);
+  EXPECT_EQ(c["proven_range"][1].get<int64_t>(), t->consts[0].max);
+  ASSERT_EQ(c["critical_spans"].size(), 2u);
+  EXPECT_EQ(c["critical_spans"][0]["label"], "blk_start_plug_nr_ios+0x22");
+  EXPECT_EQ(c["critical_spans"][0]["kind"], "insertion");
+  EXPECT_EQ(c["critical_spans"][0]["probe_bytes"], "48 c7 07 00 00 00 00");
+  EXPECT_FALSE(c["critical_spans"][0].contains("capture_address"));
+  EXPECT_EQ(c["critical_spans"][1]["kind"], "dual");
+  EXPECT_EQ(c["critical_spans"][1]["capture_address"], "0xffffffffa2551fe0");  // link address + slide
+  ASSERT_EQ(c["safe_spans"].size(), t->safe_spans.size());
+  EXPECT_FALSE(c["safe_spans"][0]["exits"].empty());
+
+  auto now = plan_transaction({{report("BLK_MAX_REQUEST_COUNT"), 8}}, img, kBuildId, kSlide, TransitionMode::immediate);
+  ASSERT_TRUE(now) << now.error().message;
+  EXPECT_TRUE(plan_json(*now, kSlide)["consts"][0]["safe_spans"].empty());
+}
+
 TEST(RuntimeTransaction, APolicyTakesTheValueFromItsProgram) {
   FakeImage img;
   json r = report("SHRINK_BATCH");

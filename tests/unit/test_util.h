@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "util/files.h"
 #include "util/process.h"
@@ -36,5 +37,21 @@ struct ScopedEnv {
     else unsetenv(name.c_str());
   }
 };
+
+#ifdef KX_BIN
+// Analyses `consts` on the default profile's prepared kernel (kx build
+// --if-stale: a current row costs nothing, cached test builds make a stale
+// one quick), so the tests that plan real transactions run on a fresh
+// machine and after every change to the analysis too. Empty when done;
+// otherwise why not, for GTEST_SKIP where no kernel is prepared.
+inline std::string analyse_if_stale(const std::vector<std::string> &consts) {
+  for (auto &c : consts) {
+    auto r = run({KX_BIN, "build", "--if-stale", c});
+    if (!r) return r.error().message;
+    if (r->exit_code != 0) return r->output.find("is not prepared") != std::string::npos ? r->output : "FAILED: " + r->output;
+  }
+  return "";
+}
+#endif
 
 }  // namespace kx::test

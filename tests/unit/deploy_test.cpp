@@ -1,0 +1,349 @@
+// Bundles and configs (kx bundle / kx apply, docs/bundle.md): a bundle plans
+// the same transaction as the debug vmlinux it was cut from, and any edited,
+// truncated or foreign bundle is refused with one line before anything runs.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "deploy/bundle.h"
+#include "deploy/config.h"
+#include "test_util.h"
+
+namespace kx {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+json load(const std::string &name) {
+  std::ifstream in(std::string(KX_FIXTURES) + "/runtime/" + name);
+  return json::parse(in);
+}
+
+// The functions of the cached consts, cut from the Debian 6.1 debug vmlinux,
+// with one made-up KASLR fixup so the excerpt must carry it.
+class FixtureImage : public KernelImage {
+ public:
+  FixtureImage() {
+    const json code = load("code.json");  // items() refers to it: it must outlive the loop
+    for (auto &[fn, f] : code.items()) {
+      Fn x;
+      x.start = std::stoull(f["start"].get<std::string>(), nullptr, 16);
+      std::string h = f["bytes"];
+      for (size_t i = 0; i + 1 < h.size(); i += 2) x.bytes.push_back(std::stoul(h.substr(i, 2), nullptr, 16));
+      fns[fn] = x;
+    }
+  }
+  Result<uint64_t> function_start(const std::string &fn, uint64_t addr) const override {
+    auto it = fns.find(fn);
+    if (it == fns.end() || addr < it->second.start || addr >= it->second.start + it->second.bytes.size())
+      return make_error("not inside " + fn);
+    return it->second.start;
+  }
+  Result<std::vector<uint8_t>> code(const std::string &fn, uint64_t addr, size_t len) const override {
+    KX_ASSIGN(start, function_start(fn, addr));
+    const auto &b = fns.at(fn).bytes;
+    size_t off = addr - start, n = std::min(len, b.size() - off);
+    return std::vector<uint8_t>(b.begin() + off, b.begin() + off + n);
+  }
+  std::optional<uint64_t> symbol(const std::string &name) const override {
+    if (name == "__x86_return_thunk") return 0xffffffff81e01ef0ull;
+    return std::nullopt;
+  }
+  Result<std::vector<SlideFixup>> slide_fixups(const std::string &fn, uint64_t addr, size_t len) const override {
+    KX_ASSIGN(start, function_start(fn, addr));
+    std::vector<SlideFixup> out;
+    for (uint32_t at : {0x40u}) {  // pretend a 32-bit absolute reference sits at +0x40 of each function
+      if (start + at >= addr && start + at + 4 <= addr + len) out.push_back({uint32_t(start + at - addr), 4, 1});
+    }
+    return out;
+  }
+  Result<std::vector<uint8_t>> live_code(const std::string &fn, uint64_t addr, size_t len,
+                                         uint64_t slide) const override {
+    KX_ASSIGN(bytes, code(fn, addr, len));
+    KX_ASSIGN(fx, slide_fixups(fn, addr, bytes.size()));
+    return apply_slide(bytes, fx, slide);
+  }
+  struct Fn {
+    uint64_t start = 0;
+    std::vector<uint8_t> bytes;
+  };
+  std::map<std::string, Fn> fns;
+};
+
+const std::string kBuildId = "3b43fad5034874490492495d552c0af6a5fab235";
+constexpr uint64_t kSlide = 0x21000000;
+
+std::vector<json> fixture_reports() {
+  std::vector<json> out;
+  for (auto &r : load("cached_consts.json"))
+    if (r["id"] == "BLK_MAX_REQUEST_COUNT" || r["id"] == "SHRINK_BATCH") out.push_back(r);
+  return out;
+}
+
+Bundle fixture_bundle() {
+  FixtureImage img;
+  Bundle b;
+  b.reports = fixture_reports();
+  b.code = code_excerpt(img, b.reports).value();
+  b.module = std::string("\x7f" "ELF not really a module", 24);
+  b.manifest = {{"kx_version", kx_version()},
+                {"kernel", {{"build_id", kBuildId}, {"profile", "debian-6.1.0-56-cloud-amd64"}, {"text_base", "0xffffffff81000000"}}},
+                {"consts", {"BLK_MAX_REQUEST_COUNT", "SHRINK_BATCH"}}};
+  return b;
+}
+
+bool same_site(const x_sie_site &a, const x_sie_site &b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+TEST(DeployBundle, ItsCodePlansTheSameTransactionAsTheKernelImage) {
+  FixtureImage img;
+  auto b = fixture_bundle();
+  auto excerpt = excerpt_image(b.code);
+  ASSERT_TRUE(excerpt) << excerpt.error().message;
+  for (auto mode : {TransitionMode::global, TransitionMode::immediate}) {
+    std::vector<ConstRequest> req = {{b.reports[0], 8}, {b.reports[1], 64}};
+    auto want = plan_transaction(req, img, kBuildId, kSlide, mode);
+    auto got = plan_transaction(req, **excerpt, kBuildId, kSlide, mode);
+    ASSERT_TRUE(want) << want.error().message;
+    ASSERT_TRUE(got) << got.error().message;
+    ASSERT_EQ(got->spans.size(), want->spans.size());
+    for (size_t i = 0; i < got->spans.size(); ++i)
+      EXPECT_EQ(memcmp(&got->spans[i], &want->spans[i], sizeof got->spans[i]), 0) << got->planned[i].label;
+    ASSERT_EQ(got->safe_spans.size(), want->safe_spans.size());
+    for (size_t i = 0; i < got->safe_spans.size(); ++i) {
+      EXPECT_TRUE(same_site(got->safe_spans[i].entry, want->safe_spans[i].entry));
+      EXPECT_EQ(memcmp(&got->safe_spans[i], &want->safe_spans[i], sizeof got->safe_spans[i]), 0);
+    }
+  }
+}
+
+TEST(DeployBundle, SlideFixupsMoveTheLiveBytes) {
+  std::vector<uint8_t> code = {0x90, 0x00, 0x00, 0x00, 0x81, 0x90};
+  auto moved = apply_slide(code, {{1, 4, 1}}, 0x100);
+  EXPECT_EQ(moved, (std::vector<uint8_t>{0x90, 0x00, 0x01, 0x00, 0x81, 0x90}));
+  EXPECT_EQ(apply_slide(moved, {{1, 4, -1}}, 0x100), code);
+  EXPECT_EQ(apply_slide(code, {{1, 4, 1}}, 0), code);
+}
+
+TEST(DeployBundle, RoundTripsThroughAFile) {
+  test::TempDir dir;
+  ASSERT_TRUE(write_bundle(dir / "b.kxb", fixture_bundle()));
+  auto b = read_bundle(dir / "b.kxb");
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(b->build_id(), kBuildId);
+  EXPECT_EQ(b->text_base(), 0xffffffff81000000ull);
+  EXPECT_EQ(b->manifest["format_version"], kBundleFormatVersion);
+  EXPECT_EQ(b->manifest["members"].size(), 3u);
+  EXPECT_EQ(b->reports.size(), 2u);
+  EXPECT_EQ(b->module.size(), 24u);
+  EXPECT_EQ(b->report("SHRINK_BATCH").value()["id"], "SHRINK_BATCH");
+  auto missing = b->report("TCP_INIT_CWND");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, "TCP_INIT_CWND is not in the bundle (it holds BLK_MAX_REQUEST_COUNT, SHRINK_BATCH)");
+  EXPECT_FALSE(fs::exists(dir / "b.kxb.tmp"));
+}
+
+// Unpacks `bundle`, lets `edit` change the members, packs it again.
+void repack(const fs::path &bundle, const fs::path &out, const std::function<void(const fs::path &)> &edit) {
+  test::TempDir x;
+  ASSERT_EQ(run({"tar", "-xzf", bundle.string(), "-C", x.path.string()}).value().exit_code, 0);
+  edit(x.path);
+  ASSERT_EQ(run({"tar", "-czf", out.string(), "-C", x.path.string(), "manifest.json", "reports.json", "code.json",
+                 "x-sie.ko"})
+                .value()
+                .exit_code,
+            0);
+}
+
+void expect_refused(const fs::path &file, const std::string &what) {
+  auto b = read_bundle(file);
+  ASSERT_FALSE(b) << file;
+  EXPECT_NE(b.error().message.find(what), std::string::npos) << b.error().message;
+  EXPECT_EQ(b.error().message.find('\n'), std::string::npos) << b.error().message;
+}
+
+TEST(DeployBundle, AnEditedMemberIsRefused) {
+  test::TempDir dir;
+  ASSERT_TRUE(write_bundle(dir / "b.kxb", fixture_bundle()));
+  repack(dir / "b.kxb", dir / "edited.kxb", [](const fs::path &x) {
+    auto text = read_file(x / "reports.json").value();
+    text.replace(text.find("\"value\": 32"), 11, "\"value\": 64");
+    ASSERT_TRUE(write_file_atomic(x / "reports.json", text));
+  });
+  expect_refused(dir / "edited.kxb", "member reports.json does not match its sha256 in the manifest");
+  repack(dir / "b.kxb", dir / "module.kxb", [](const fs::path &x) {
+    ASSERT_TRUE(write_file_atomic(x / "x-sie.ko", "something else"));
+  });
+  expect_refused(dir / "module.kxb", "member x-sie.ko does not match its sha256");
+}
+
+TEST(DeployBundle, ATruncatedOrForeignFileIsRefused) {
+  test::TempDir dir;
+  ASSERT_TRUE(write_bundle(dir / "b.kxb", fixture_bundle()));
+  auto whole = read_file(dir / "b.kxb").value();
+  ASSERT_TRUE(write_file_atomic(dir / "half.kxb", whole.substr(0, whole.size() / 2)));
+  expect_refused(dir / "half.kxb", "truncated");
+  ASSERT_TRUE(write_file_atomic(dir / "text.kxb", "BLK_MAX_REQUEST_COUNT = 8\n"));
+  expect_refused(dir / "text.kxb", "is not a readable kernelx bundle");
+  expect_refused(dir / "absent.kxb", "is not a readable kernelx bundle");
+}
+
+TEST(DeployBundle, AnotherFormatVersionOrAnUnlistedMemberIsRefused) {
+  test::TempDir dir;
+  ASSERT_TRUE(write_bundle(dir / "b.kxb", fixture_bundle()));
+  repack(dir / "b.kxb", dir / "v2.kxb", [](const fs::path &x) {
+    auto m = json::parse(read_file(x / "manifest.json").value());
+    m["format_version"] = 2;
+    ASSERT_TRUE(write_file_atomic(x / "manifest.json", m.dump()));
+  });
+  expect_refused(dir / "v2.kxb", "is bundle format 2; this kx reads format 1");
+  repack(dir / "b.kxb", dir / "unlisted.kxb", [](const fs::path &x) {
+    auto m = json::parse(read_file(x / "manifest.json").value());
+    m["members"].erase(1);  // code.json
+    ASSERT_TRUE(write_file_atomic(x / "manifest.json", m.dump()));
+  });
+  expect_refused(dir / "unlisted.kxb", "member code.json is not in the manifest");
+}
+
+TEST(DeployConfig, ReadsConstsAndTheTransition) {
+  auto c = parse_config("# plugging\nBLK_MAX_REQUEST_COUNT = 8\n\n  transition=per-thread   # safe\nSHRINK_BATCH=0x40\n",
+                        "/etc/kernelx/blk.conf");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->transition, "per-thread");
+  ASSERT_EQ(c->values.size(), 2u);
+  EXPECT_EQ(c->values[0].name, "BLK_MAX_REQUEST_COUNT");
+  EXPECT_EQ(c->values[0].value, 8);
+  EXPECT_EQ(c->values[0].line, 2);
+  EXPECT_EQ(c->values[1].value, 64);
+  auto same = parse_config("SHRINK_BATCH = 64\ntransition = per-thread\nBLK_MAX_REQUEST_COUNT = 8\n", "x.conf");
+  EXPECT_EQ(same->key(), c->key());  // order, spacing and comments do not matter
+  auto other = parse_config("SHRINK_BATCH = 64\nBLK_MAX_REQUEST_COUNT = 8\n", "x.conf");
+  EXPECT_NE(other->key(), c->key());  // the transition does
+  EXPECT_TRUE(parse_config("# nothing\n", "x.conf")->values.empty());
+}
+
+TEST(DeployConfig, BadLinesAreNamedByFileAndLine) {
+  auto bad = [](const std::string &text, const std::string &what) {
+    auto c = parse_config(text, "/etc/kernelx/a.conf");
+    ASSERT_FALSE(c) << text;
+    EXPECT_EQ(c.error().message, what);
+  };
+  bad("BLK_MAX_REQUEST_COUNT 8\n", "/etc/kernelx/a.conf:1: expected NAME = VALUE, got 'BLK_MAX_REQUEST_COUNT 8'");
+  bad("\nBLK_MAX_REQUEST_COUNT = eight\n", "/etc/kernelx/a.conf:2: 'eight' is not an integer");
+  bad("transition = fast\n", "/etc/kernelx/a.conf:1: transition is global, per-thread or immediate, not 'fast'");
+  bad("A = 1\nA = 2\n", "/etc/kernelx/a.conf:2: A is given twice (first on line 1)");
+  bad("policy = /etc/kernelx/plug.bpf.o\n",
+      "/etc/kernelx/a.conf:1: policy files are not supported by kx apply yet (use kx load)");
+}
+
+TEST(DeployConfig, ADirectoryIsItsConfFilesInNameOrder) {
+  test::TempDir dir;
+  ASSERT_TRUE(write_file_atomic(dir / "20-shrink.conf", "SHRINK_BATCH = 64\n"));
+  ASSERT_TRUE(write_file_atomic(dir / "10-blk.conf", "BLK_MAX_REQUEST_COUNT = 8\n"));
+  ASSERT_TRUE(write_file_atomic(dir / "README", "not a config\n"));
+  auto cs = read_configs(dir.path);
+  ASSERT_TRUE(cs) << cs.error().message;
+  ASSERT_EQ(cs->size(), 2u);
+  EXPECT_EQ((*cs)[0].file.filename(), "10-blk.conf");
+  EXPECT_EQ((*cs)[1].file.filename(), "20-shrink.conf");
+  EXPECT_FALSE(read_configs(dir / "absent"));
+}
+
+}  // namespace
+}  // namespace kx
+
+namespace kx {
+namespace {
+
+RunResult kx(const std::vector<std::string> &args, const std::map<std::string, std::string> &env = {}) {
+  std::vector<std::string> argv = {KX_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunOptions o;
+  o.env = env;
+  return run(argv, o).value();
+}
+
+void expect_one_error_line(const RunResult &r, const std::string &what) {
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output.rfind("kx: error: ", 0), 0u) << r.output;
+  EXPECT_EQ(r.output.find('\n'), r.output.size() - 1) << r.output;
+  EXPECT_NE(r.output.find(what), std::string::npos) << r.output;
+}
+
+// On this host (another kernel than the bundle's): kx apply --dry-run shows
+// the plan at link addresses, kx apply itself refuses; bad input is one line.
+TEST(DeployCli, ApplyRefusesAnotherKernelAndBadInputWithOneLine) {
+  test::TempDir dir;
+  ASSERT_TRUE(write_bundle(dir / "b.kxb", fixture_bundle()));
+  ASSERT_TRUE(write_file_atomic(dir / "blk.conf", "BLK_MAX_REQUEST_COUNT = 8\ntransition = per-thread\n"));
+  std::map<std::string, std::string> env = {{"KX_RUN_DIR", (dir / "run").string()}};
+  auto b = (dir / "b.kxb").string(), conf = (dir / "blk.conf").string();
+
+  auto dry = kx({"apply", b, "--config", conf, "--dry-run"}, env);
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("BLK_MAX_REQUEST_COUNT = 8, proven for ["), std::string::npos) << dry.output;
+  EXPECT_NE(dry.output.find("transition: per-thread"), std::string::npos) << dry.output;
+  EXPECT_NE(dry.output.find("link addresses"), std::string::npos) << dry.output;
+
+  expect_one_error_line(kx({"apply", b, "--config", conf}, env), "is not the bundle's (" + kBuildId +
+                                                                     "): refused, nothing attached");
+  EXPECT_FALSE(fs::exists(dir / "run"));  // no state, no module written
+
+  ASSERT_TRUE(write_file_atomic(dir / "unknown.conf", "TCP_INIT_CWND = 20\n"));
+  expect_one_error_line(kx({"apply", b, "--config", (dir / "unknown.conf").string(), "--dry-run"}, env),
+                        "unknown.conf:1: TCP_INIT_CWND is not in the bundle");
+  ASSERT_TRUE(write_file_atomic(dir / "range.conf", "BLK_MAX_REQUEST_COUNT = 99999999999\n"));
+  expect_one_error_line(kx({"apply", b, "--config", (dir / "range.conf").string(), "--dry-run"}, env),
+                        "is outside [");
+  ASSERT_TRUE(write_file_atomic(dir / "half.kxb", read_file(dir / "b.kxb").value().substr(0, 1000)));
+  expect_one_error_line(kx({"apply", (dir / "half.kxb").string(), "--config", conf}, env), "truncated");
+  expect_one_error_line(kx({"apply", "--config", conf}, {{"KX_BUNDLE_DIR", (dir / "none").string()}}),
+                        "no bundle for the running kernel");
+}
+
+}  // namespace
+}  // namespace kx
+
+namespace kx {
+namespace {
+
+// kx bundle on the analysis host (the module stands in: building x-sie.ko
+// is a lab step), then kx apply --dry-run from the bundle alone plans
+// exactly what kx set --dry-run plans from the debug vmlinux.
+TEST(DeployCli, TheBundlePlansWhatTheScopeTablePlans) {
+  if (auto why = test::analyse_if_stale({"BLK_MAX_REQUEST_COUNT", "SHRINK_BATCH"}); !why.empty()) {
+    ASSERT_EQ(why.rfind("FAILED", 0), std::string::npos) << why;
+    GTEST_SKIP() << why;
+  }
+  test::TempDir dir;
+  ASSERT_TRUE(write_file_atomic(dir / "fake.ko", "not a module"));
+  auto b = (dir / "b.kxb").string();
+  auto made = kx({"bundle", "BLK_MAX_REQUEST_COUNT", "SHRINK_BATCH", "-o", b}, {{"KX_XSIE_MODULE", (dir / "fake.ko").string()}});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  EXPECT_NE(made.output.find("wrote " + b + ": 2 const(s) (BLK_MAX_REQUEST_COUNT, SHRINK_BATCH)"), std::string::npos)
+      << made.output;
+  auto bundle = read_bundle(b);
+  ASSERT_TRUE(bundle) << bundle.error().message;
+  EXPECT_EQ(bundle->module, "not a module");
+
+  ASSERT_TRUE(write_file_atomic(dir / "two.conf", "BLK_MAX_REQUEST_COUNT = 8\nSHRINK_BATCH = 64\n"));
+  auto applied = kx({"apply", b, "--config", (dir / "two.conf").string(), "--dry-run", "--json"});
+  auto set = kx({"set", "--dry-run", "--json", "BLK_MAX_REQUEST_COUNT=8", "SHRINK_BATCH=64"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  auto plan = [](const std::string &out) {
+    auto j = json::parse(out);
+    for (auto k : {"what", "kernel", "why_link_addresses"}) j.erase(k);
+    return j;
+  };
+  EXPECT_EQ(plan(applied.output), plan(set.output));
+
+  auto nothing = kx({"bundle", "-o", b});
+  EXPECT_EQ(nothing.exit_code, 1) << nothing.output;
+  EXPECT_NE(nothing.output.find("name the consts to bundle, or --all"), std::string::npos) << nothing.output;
+}
+
+}  // namespace
+}  // namespace kx
