@@ -15,8 +15,6 @@ ROOT=$(cd "$HERE/../.." && pwd)
 "$KX" lab run --results "$WORK/results" -- bash "$HERE/lib/blk_plug_guest.sh" "$KX"
 R=$WORK/results
 cat "$R/set.out"
-max_depth() { awk '{print $2}' "$R/$1" | sort -n | tail -1; }
-flushes() { awk '{n += $1} END {print n + 0}' "$R/$1"; }
 for phase in before during after; do
   echo "$phase: $(flushes $phase) flushes, deepest $(max_depth $phase) ($(tr '\n' ' ' < "$R/$phase"))"
   [[ $(flushes $phase) -ge 100 ]] || fail "$phase: too few plug flushes to judge ($(flushes $phase))"

@@ -47,8 +47,6 @@ tar -czf "$W/foreign.kxb" -C "$W/x" $members
 "$KX" lab run --timeout 500 --results "$WORK/results" -- bash "$W/bundle_guest.sh" "$W" "$ROOT"
 R=$WORK/results
 rc() { cat "$R/$1.rc"; }
-max_depth() { awk '{print $2}' "$R/$1" | sort -n | tail -1; }
-flushes() { awk '{n += $1} END {print n + 0}' "$R/$1"; }
 for phase in before during changed after; do
   echo "$phase: $(flushes $phase) flushes, deepest $(max_depth $phase)"
   [[ $(flushes $phase) -ge 100 ]] || fail "$phase: too few plug flushes to judge ($(flushes $phase))"

@@ -13,8 +13,6 @@ done
 
 "$KX" lab run --timeout 500 --results "$WORK/results" -- bash "$HERE/lib/policy_guest.sh" "$KX"
 R=$WORK/results
-max_depth() { awk '{print $2}' "$R/$1" | sort -n | tail -1; }
-flushes() { awk '{n += $1} END {print n + 0}' "$R/$1"; }
 rc() { cat "$R/$1.rc"; }
 for phase in before policy after_policy rejected pair; do
   echo "$phase: $(flushes $phase) flushes, deepest $(max_depth $phase)"

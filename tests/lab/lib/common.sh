@@ -9,6 +9,10 @@ trap '[[ $- == *e* ]] && echo "FAIL: ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
+# Of a plug-depth histogram ("count depth" lines, blk_depths.sh's `depths`)
+# at $R/NAME: the deepest flush, and the number of flushes.
+max_depth() { awk '{print $2}' "$R/$1" | sort -n | tail -1; }
+flushes() { awk '{n += $1} END {print n + 0}' "$R/$1"; }
 no_lab_leftovers() {
   if pgrep -f "kxrun=$WORK|qemu-system-x86_64.*kxroot" >/dev/null; then fail "a lab QEMU is still running"; fi
   if pgrep -f "virtiofsd.*kernelx/lab/runs" >/dev/null; then fail "a lab virtiofsd is still running"; fi
