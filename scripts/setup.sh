@@ -30,6 +30,8 @@ packages=(
   fio iperf3 rt-tests iproute2 util-linux procps
   # figures
   python3-matplotlib
+  # the Debian package (scripts/package.sh)
+  debhelper dpkg-dev
 )
 
 missing=()
