@@ -13,6 +13,15 @@ namespace kx::cli {
 
 namespace {
 
+// The policy's build directory, removed whichever way the command returns.
+struct RemovedOnReturn {
+  std::filesystem::path dir;
+  ~RemovedOnReturn() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
 Result<int> gen(const Globals &g, const std::vector<std::string> &keys, const std::string &out) {
   KX_ASSIGN(ctx, open_scope_context(g));
   std::vector<nlohmann::json> reports;
@@ -37,13 +46,7 @@ Result<int> dry_load(const Globals &g, const std::string &file, TransitionMode m
                      const std::vector<std::string> &ids) {
   KX_ASSIGN(ctx, open_plan_context(g));
   KX_ASSIGN(tmp, make_temp_dir(std::filesystem::temp_directory_path(), "kx-policy-"));
-  struct Cleanup {
-    std::filesystem::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{tmp};
+  RemovedOnReturn cleanup{tmp};
   KX_TRY(compile_x_tune(ctx.profile, file, tmp));
   std::vector<ConstRequest> requests;
   std::string what;
@@ -67,13 +70,7 @@ Result<int> load(const Globals &g, const std::string &file, const std::string &t
   if (dry.on) return dry_load(g, file, mode, dry, x_tune_ids(source));
   KX_ASSIGN(ctx, open_runtime_context(g));
   KX_ASSIGN(tmp, make_temp_dir(std::filesystem::temp_directory_path(), "kx-policy-"));
-  struct Cleanup {
-    std::filesystem::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{tmp};
+  RemovedOnReturn cleanup{tmp};
   Stopwatch step;
   KX_ASSIGN(obj, compile_x_tune(ctx.profile, file, tmp));
   std::vector<Timing> timings = {{"compile", step.ms()}};
