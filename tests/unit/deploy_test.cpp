@@ -9,6 +9,7 @@
 
 #include "deploy/bundle.h"
 #include "deploy/config.h"
+#include "fixture_image.h"
 #include "test_util.h"
 
 namespace kx {
@@ -17,41 +18,12 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-json load(const std::string &name) {
-  std::ifstream in(std::string(KX_FIXTURES) + "/runtime/" + name);
-  return json::parse(in);
-}
+json load(const std::string &name) { return test::load_runtime_fixture(name); }
 
 // The functions of the cached consts, cut from the Debian 6.1 debug vmlinux,
 // with one made-up KASLR fixup so the excerpt must carry it.
-class FixtureImage : public KernelImage {
+class FixtureImage : public test::FixtureImage {
  public:
-  FixtureImage() {
-    const json code = load("code.json");  // items() refers to it: it must outlive the loop
-    for (auto &[fn, f] : code.items()) {
-      Fn x;
-      x.start = std::stoull(f["start"].get<std::string>(), nullptr, 16);
-      std::string h = f["bytes"];
-      for (size_t i = 0; i + 1 < h.size(); i += 2) x.bytes.push_back(std::stoul(h.substr(i, 2), nullptr, 16));
-      fns[fn] = x;
-    }
-  }
-  Result<uint64_t> function_start(const std::string &fn, uint64_t addr) const override {
-    auto it = fns.find(fn);
-    if (it == fns.end() || addr < it->second.start || addr >= it->second.start + it->second.bytes.size())
-      return make_error("not inside " + fn);
-    return it->second.start;
-  }
-  Result<std::vector<uint8_t>> code(const std::string &fn, uint64_t addr, size_t len) const override {
-    KX_ASSIGN(start, function_start(fn, addr));
-    const auto &b = fns.at(fn).bytes;
-    size_t off = addr - start, n = std::min(len, b.size() - off);
-    return std::vector<uint8_t>(b.begin() + off, b.begin() + off + n);
-  }
-  std::optional<uint64_t> symbol(const std::string &name) const override {
-    if (name == "__x86_return_thunk") return 0xffffffff81e01ef0ull;
-    return std::nullopt;
-  }
   Result<std::vector<SlideFixup>> slide_fixups(const std::string &fn, uint64_t addr, size_t len) const override {
     KX_ASSIGN(start, function_start(fn, addr));
     std::vector<SlideFixup> out;
@@ -66,11 +38,6 @@ class FixtureImage : public KernelImage {
     KX_ASSIGN(fx, slide_fixups(fn, addr, bytes.size()));
     return apply_slide(bytes, fx, slide);
   }
-  struct Fn {
-    uint64_t start = 0;
-    std::vector<uint8_t> bytes;
-  };
-  std::map<std::string, Fn> fns;
 };
 
 const std::string kBuildId = "3b43fad5034874490492495d552c0af6a5fab235";

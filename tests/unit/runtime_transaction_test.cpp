@@ -10,51 +10,15 @@
 
 #include "runtime/running_kernel.h"
 #include "runtime/transaction.h"
+#include "fixture_image.h"
 
 namespace kx {
 namespace {
 
 using nlohmann::json;
 
-json load(const std::string &name) {
-  std::ifstream in(std::string(KX_FIXTURES) + "/runtime/" + name);
-  return json::parse(in);
-}
-
-class FakeImage : public KernelImage {
- public:
-  FakeImage() {
-    const json code = load("code.json");
-    for (auto &[fn, f] : code.items()) {
-      Fn x;
-      x.start = std::stoull(f["start"].get<std::string>(), nullptr, 16);
-      std::string hex = f["bytes"];
-      for (size_t i = 0; i + 1 < hex.size(); i += 2) x.bytes.push_back(std::stoul(hex.substr(i, 2), nullptr, 16));
-      fns[fn] = x;
-    }
-  }
-  Result<uint64_t> function_start(const std::string &fn, uint64_t addr) const override {
-    auto it = fns.find(fn);
-    if (it == fns.end() || addr < it->second.start || addr >= it->second.start + it->second.bytes.size())
-      return make_error("not inside " + fn);
-    return it->second.start;
-  }
-  Result<std::vector<uint8_t>> code(const std::string &fn, uint64_t addr, size_t len) const override {
-    KX_ASSIGN(start, function_start(fn, addr));
-    const auto &b = fns.at(fn).bytes;
-    size_t off = addr - start, n = std::min(len, b.size() - off);
-    return std::vector<uint8_t>(b.begin() + off, b.begin() + off + n);
-  }
-  std::optional<uint64_t> symbol(const std::string &name) const override {
-    if (name == "__x86_return_thunk") return 0xffffffff81e01ef0ull;  // as in the debug vmlinux
-    return std::nullopt;
-  }
-  struct Fn {
-    uint64_t start = 0;
-    std::vector<uint8_t> bytes;
-  };
-  std::map<std::string, Fn> fns;
-};
+json load(const std::string &name) { return test::load_runtime_fixture(name); }
+using FakeImage = test::FixtureImage;
 
 const std::string kBuildId = "3b43fad5034874490492495d552c0af6a5fab235";
 constexpr uint64_t kSlide = 0x21000000;
