@@ -47,10 +47,7 @@ tar -czf "$W/foreign.kxb" -C "$W/x" $members
 "$KX" lab run --timeout 500 --results "$WORK/results" -- bash "$W/bundle_guest.sh" "$W" "$ROOT"
 R=$WORK/results
 rc() { cat "$R/$1.rc"; }
-for phase in before during changed after; do
-  echo "$phase: $(flushes $phase) flushes, deepest $(max_depth $phase)"
-  [[ $(flushes $phase) -ge 100 ]] || fail "$phase: too few plug flushes to judge ($(flushes $phase))"
-done
+plug_phases before during changed after
 cat "$R/apply.out"
 
 [[ ! -s "$R/compilers" ]] || fail "compilers reachable in the guest: $(cat "$R/compilers")"

@@ -14,10 +14,7 @@ done
 "$KX" lab run --timeout 500 --results "$WORK/results" -- bash "$HERE/lib/policy_guest.sh" "$KX"
 R=$WORK/results
 rc() { cat "$R/$1.rc"; }
-for phase in before policy after_policy rejected pair; do
-  echo "$phase: $(flushes $phase) flushes, deepest $(max_depth $phase)"
-  [[ $(flushes $phase) -ge 100 ]] || fail "$phase: too few plug flushes to judge ($(flushes $phase))"
-done
+plug_phases before policy after_policy rejected pair
 cat "$R/load.out"
 
 expect_eq "$(rc gen)" 0 "kx gen: $(cat "$R/gen.out")"
