@@ -136,38 +136,31 @@ int unload(const Device &d, uint32_t tx, bool force, uint32_t timeout_ms = 5000,
   return r;
 }
 
-std::vector<x_sie_tx_status> tx_status(const Device &d) {
-  std::vector<x_sie_span_status> spans(X_SIE_MAX_SPANS * X_SIE_MAX_TXS);
-  std::vector<x_sie_tx_status> txs(X_SIE_MAX_TXS);
-  x_sie_status st{};
-  st.abi_version = X_SIE_ABI_VERSION;
-  st.capacity = static_cast<uint32_t>(spans.size());
-  st.spans = reinterpret_cast<uintptr_t>(spans.data());
-  st.tx_capacity = static_cast<uint32_t>(txs.size());
-  st.txs = reinterpret_cast<uintptr_t>(txs.data());
-  if (ioctl(d.fd, X_SIE_IOC_STATUS, &st) != 0) die(std::string("status: ") + strerror(errno));
-  txs.resize(std::min<uint32_t>(st.n_transactions, st.tx_capacity));
-  return txs;
-}
+// One STATUS ioctl with room for everything the module can hold: its
+// transactions and their spans, each trimmed to what was filled.
+struct Status {
+  std::vector<x_sie_tx_status> txs;
+  std::vector<x_sie_span_status> spans;
+};
 
-std::vector<x_sie_span_status> span_status(const Device &d) {
-  std::vector<x_sie_span_status> spans(X_SIE_MAX_SPANS * X_SIE_MAX_TXS);
-  std::vector<x_sie_tx_status> txs(X_SIE_MAX_TXS);
+Status status(const Device &d) {
+  Status out{std::vector<x_sie_tx_status>(X_SIE_MAX_TXS), std::vector<x_sie_span_status>(X_SIE_MAX_SPANS * X_SIE_MAX_TXS)};
   x_sie_status st{};
   st.abi_version = X_SIE_ABI_VERSION;
-  st.capacity = static_cast<uint32_t>(spans.size());
-  st.spans = reinterpret_cast<uintptr_t>(spans.data());
-  st.tx_capacity = static_cast<uint32_t>(txs.size());
-  st.txs = reinterpret_cast<uintptr_t>(txs.data());
+  st.capacity = static_cast<uint32_t>(out.spans.size());
+  st.spans = reinterpret_cast<uintptr_t>(out.spans.data());
+  st.tx_capacity = static_cast<uint32_t>(out.txs.size());
+  st.txs = reinterpret_cast<uintptr_t>(out.txs.data());
   if (ioctl(d.fd, X_SIE_IOC_STATUS, &st) != 0) die(std::string("status: ") + strerror(errno));
-  spans.resize(std::min<uint32_t>(st.n_spans, st.capacity));
-  return spans;
+  out.txs.resize(std::min<uint32_t>(st.n_transactions, st.tx_capacity));
+  out.spans.resize(std::min<uint32_t>(st.n_spans, st.capacity));
+  return out;
 }
 
 // Waits (bounded) for a transaction's switch to its new values.
 void settle(const Device &d, uint32_t tx) {
   for (int i = 0; i < 500; ++i) {
-    for (auto &t : tx_status(d))
+    for (auto &t : status(d).txs)
       if (t.tx_id == tx && t.phase != X_SIE_PHASE_SWITCHING) return;
     usleep(10000);
   }
@@ -259,7 +252,7 @@ int hostile(const Setup &s, const std::string &trigger) {
       settle(d, o.tx);
       if (!trigger.empty() && system(trigger.c_str()) != 0) fprintf(stderr, "trigger failed\n");
       uint64_t runs = 0, busy = 0;
-      for (auto &sp : span_status(d))
+      for (auto &sp : status(d).spans)
         if (sp.tx_id == o.tx) runs += sp.policy_runs, busy += sp.policy_busy;
       std::string error;
       int u = unload(d, o.tx, false, 10000, &error);
@@ -436,7 +429,7 @@ int faults(const Setup &s, int max_nth) {
   int u = unload(d, o.tx, false, 10000, &error);
   set_fail_nth(0);
   const char *phase = "gone";
-  for (auto &x : tx_status(d))
+  for (auto &x : status(d).txs)
     if (x.tx_id == o.tx)
       phase = x.phase == X_SIE_PHASE_ACTIVE ? "active" : x.phase == X_SIE_PHASE_SWITCHING ? "switching" : "reverting";
   printf("unload, monitor registration fails: %s (%s), transaction %s\n", u ? "refused" : "accepted",
