@@ -12,7 +12,13 @@ ROOT=$(cd "$HERE/../.." && pwd)
 # Twice the compiled value, in the const's own unit (the spec's literal).
 value=$("$KX" show BLK_PLUG_FLUSH_SIZE --json | python3 -c 'import json, sys; print(2 * json.load(sys.stdin)["value"])')
 
-"$KX" lab run --results "$WORK/results" -- bash "$HERE/lib/blk_plug_size_guest.sh" "$KX" "$value"
+# 128 KiB requests; max_sectors=1024 (512 KiB) keeps each one request (the
+# default splits at 255 sectors). A plug flushes before it takes a request
+# once the last one holds BLK_PLUG_FLUSH_SIZE bytes or more
+# (blk_add_rq_to_plug: cmpl $0x1ffff,0x2c(%r12), a span that reads the
+# request's length).
+"$KX" lab run --results "$WORK/results" -- \
+  bash "$HERE/lib/blk_plug_guest.sh" "$KX" "BLK_PLUG_FLUSH_SIZE=$value" 128k max_sectors=1024
 R=$WORK/results
 cat "$R/set.out"
 plug_phases before during after

@@ -1,15 +1,18 @@
-# Runs inside the lab guest (kx lab run -- bash blk_plug_guest.sh KX): the
-# depth of the block layer's plug flushes (block:block_unplug nr_rq) under
-# fio's 128-request batches on null_blk, before `kx set
-# BLK_MAX_REQUEST_COUNT=8`, during, and after `kx reset`. Writes "count
+# Runs inside the lab guest (kx lab run -- bash blk_plug_guest.sh KX
+# [CONST=VALUE [FIO_BS [NULLB_ARGS]]]): the depth of the block layer's plug
+# flushes (block:block_unplug nr_rq) under fio's 128-request batches on
+# null_blk, before `kx set CONST=VALUE` (BLK_MAX_REQUEST_COUNT=8 by
+# default), during, and after `kx reset`. FIO_BS is each request's size
+# (4k); NULLB_ARGS, more null_blk parameters (blk_depths.sh). Writes "count
 # depth" histograms (before, during, after) and kx's outputs to $KX_RESULTS.
-# Shared by the lab test and the README's main job (scripts/demo.sh).
+# Shared by the plug lab tests and the README's main job (scripts/demo.sh).
 set -eu
-KX=$1 R=$KX_RESULTS
+KX=$1 SET=${2:-BLK_MAX_REQUEST_COUNT=8} R=$KX_RESULTS
+FIO_BS=${3:-4k} NULLB_ARGS=${4:-}
 source "$(dirname "$0")/../../../scripts/lib/guest_kx.sh"
 source "$(dirname "$0")/blk_depths.sh"
 depths before
-"$KX" set BLK_MAX_REQUEST_COUNT=8 > "$R/set.out"
+"$KX" set "$SET" > "$R/set.out"
 id=$(tx_id < "$R/set.out")
 depths during
 "$KX" status --json > "$R/status.json"
