@@ -6,13 +6,7 @@
 namespace kx {
 namespace {
 
-RunResult kx(const std::vector<std::string> &args, const std::map<std::string, std::string> &env = {}) {
-  std::vector<std::string> argv = {KX_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  RunOptions o;
-  o.env = env;
-  return run(argv, o).value();
-}
+using test::kx;
 
 // Exactly one "kx: error:" line, containing `what`.
 void expect_error(const RunResult &r, int code, const std::string &what) {

@@ -224,13 +224,7 @@ TEST(DeployConfig, ADirectoryIsItsConfFilesInNameOrder) {
 namespace kx {
 namespace {
 
-RunResult kx(const std::vector<std::string> &args, const std::map<std::string, std::string> &env = {}) {
-  std::vector<std::string> argv = {KX_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  RunOptions o;
-  o.env = env;
-  return run(argv, o).value();
-}
+using test::kx;
 
 void expect_one_error_line(const RunResult &r, const std::string &what) {
   EXPECT_EQ(r.exit_code, 1) << r.output;

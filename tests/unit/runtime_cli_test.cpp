@@ -11,11 +11,7 @@
 namespace kx {
 namespace {
 
-RunResult kx(const std::vector<std::string> &args) {
-  std::vector<std::string> argv = {KX_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run(argv).value();
-}
+using test::kx;
 
 void expect_error(const RunResult &r, const std::string &what) {
   EXPECT_EQ(r.exit_code, 1) << r.output;

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,15 @@ struct ScopedEnv {
 };
 
 #ifdef KX_BIN
+// Runs the kx under test with ARGS (and ENV on top of this environment).
+inline RunResult kx(const std::vector<std::string> &args, const std::map<std::string, std::string> &env = {}) {
+  std::vector<std::string> argv = {KX_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunOptions o;
+  o.env = env;
+  return run(argv, o).value();
+}
+
 // Analyses `consts` on the default profile's prepared kernel (kx build
 // --if-stale: a current row costs nothing, cached test builds make a stale
 // one quick), so the tests that plan real transactions run on a fresh
