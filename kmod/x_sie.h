@@ -55,6 +55,8 @@ struct xsie_span {
 	atomic64_t policy_runs, policy_unset, policy_rejected, policy_busy;
 	char label[X_SIE_LABEL_LEN];
 	struct x_sie_prog prog;			/* checked at load */
+	struct x_sie_patch patch;		/* the static path, if offered (len != 0) */
+	bool patched;				/* the live immediate is patch.new_bytes' */
 };
 
 struct xsie_tx {
@@ -108,6 +110,10 @@ extern int __percpu *xsie_bpf_prog_active;
 struct task_struct *xsie_idle_task(int cpu);
 bool xsie_core_text(unsigned long addr, size_t len);
 bool xsie_build_id_matches(const u8 *id);
+extern struct mutex *xsie_text_mutex, *xsie_kprobe_mutex;
+extern void *(*xsie_text_poke)(void *addr, const void *opcode, size_t len);
+extern void (*xsie_text_poke_sync)(void);
+extern struct kprobe *(*xsie_get_kprobe)(void *addr);
 
 /* x_sie_txn.c */
 void xsie_wait_intact(struct kprobe *const *kps, const struct x_sie_site *const *sites, u32 n);
@@ -128,9 +134,15 @@ int xsie_transition_init(struct xsie_tx *tx, const struct x_sie_ss *ss);
 void xsie_transition_free(struct xsie_tx *tx);
 int xsie_transition_start(struct xsie_tx *tx, int target, char *why, size_t whylen);
 int xsie_transition_wait(struct xsie_tx *tx, unsigned int timeout_ms);
+int xsie_transition_unpatch(struct xsie_tx *tx, char *why, size_t whylen);
 void xsie_transition_cancel(struct xsie_tx *tx);
 bool xsie_task_on(struct xsie_tx *tx);
 void xsie_transition_status(struct xsie_tx *tx, struct x_sie_tx_status *r);
+
+/* x_sie_static.c */
+void xsie_static_apply(struct xsie_tx *tx);
+int xsie_static_restore(struct xsie_tx *tx, char *why, size_t whylen);
+u8 xsie_static_state(struct xsie_span *s);
 
 /* x_sie_policy.c */
 int xsie_policy_get(struct xsie_const *c, char *why, size_t whylen);

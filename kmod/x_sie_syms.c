@@ -8,7 +8,10 @@
  *  - idle_task(): the idle tasks are not on the task list, yet they run
  *    interrupts and may sit in a safe span (x_sie_transition.c);
  *  - vmlinux_build_id: a transaction analysed for another build is refused;
- *  - _stext/_etext: live bytes are read from kernel text only.
+ *  - _stext/_etext: live bytes are read from kernel text only;
+ *  - text_poke, text_poke_sync, text_mutex, kprobe_mutex, get_kprobe: the
+ *    static path rewrites an immediate the way text_poke_bp() does
+ *    (x_sie_static.c).
  * Each is required: without one the module does not load.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -24,6 +27,10 @@ int __percpu *xsie_bpf_prog_active;
 static struct task_struct *(*xsie_idle_task_fn)(int cpu);
 static const u8 *xsie_vmlinux_build_id;
 static unsigned long xsie_stext, xsie_etext;
+struct mutex *xsie_text_mutex, *xsie_kprobe_mutex;
+void *(*xsie_text_poke)(void *addr, const void *opcode, size_t len);
+void (*xsie_text_poke_sync)(void);
+struct kprobe *(*xsie_get_kprobe)(void *addr);
 
 static unsigned long (*xsie_lookup_fn)(const char *name);
 
@@ -64,6 +71,11 @@ int xsie_syms_init(void)
 	xsie_vmlinux_build_id = (const u8 *)xsie_lookup("vmlinux_build_id", &err);
 	xsie_stext = xsie_lookup("_stext", &err);
 	xsie_etext = xsie_lookup("_etext", &err);
+	xsie_text_mutex = (struct mutex *)xsie_lookup("text_mutex", &err);
+	xsie_kprobe_mutex = (struct mutex *)xsie_lookup("kprobe_mutex", &err);
+	xsie_text_poke = (void *)xsie_lookup("text_poke", &err);
+	xsie_text_poke_sync = (void *)xsie_lookup("text_poke_sync", &err);
+	xsie_get_kprobe = (void *)xsie_lookup("get_kprobe", &err);
 	return err;
 }
 

@@ -486,8 +486,10 @@ static void xsie_reap(struct work_struct *w)
 		schedule_delayed_work(&tx->reaper, msecs_to_jiffies(10));
 		return;
 	}
-	if (READ_ONCE(tx->phase) == X_SIE_PHASE_ACTIVE)
+	if (READ_ONCE(tx->phase) == X_SIE_PHASE_ACTIVE) {
 		xsie_monitors_unregister(tx);
+		xsie_static_apply(tx);	/* every task runs V' now, and no monitor sits on a patched site */
+	}
 	mutex_unlock(&tx->monitor_lock);
 }
 
@@ -562,15 +564,24 @@ int xsie_transition_start(struct xsie_tx *tx, int target, char *why, size_t whyl
 	u64 t0 = ktime_get_mono_fast_ns();
 	int ret;
 
+	cancel_delayed_work_sync(&tx->reaper);
+	mutex_lock(&tx->monitor_lock);
+	/* Back to the compiled immediates, update probes on, before anything switches back. */
+	ret = target ? 0 : xsie_static_restore(tx, why, whylen);
+	if (ret) {
+		mutex_unlock(&tx->monitor_lock);
+		return ret;
+	}
 	if (tx->transition == X_SIE_TRANS_IMMEDIATE) {
 		tx->target = target;
 		tx->start_ns = t0;
 		WRITE_ONCE(tx->phase, target ? X_SIE_PHASE_SWITCHING : X_SIE_PHASE_REVERTING);
 		xsie_switch_all(tx);
+		mutex_unlock(&tx->monitor_lock);
+		if (target)
+			schedule_delayed_work(&tx->reaper, 0);	/* the static path */
 		return 0;
 	}
-	cancel_delayed_work_sync(&tx->reaper);
-	mutex_lock(&tx->monitor_lock);
 	ret = xsie_monitors_register(tx, why, whylen);
 	if (ret) {
 		xsie_monitors_unregister(tx);
@@ -608,12 +619,35 @@ int xsie_transition_wait(struct xsie_tx *tx, unsigned int timeout_ms)
 	return 0;
 }
 
+/*
+ * A forced unload: patched immediates back (update probes on again) before
+ * the detach; on failure nothing changes. The reaper only has work while
+ * switching, which leaves nothing patched.
+ */
+int xsie_transition_unpatch(struct xsie_tx *tx, char *why, size_t whylen)
+{
+	int ret;
+
+	cancel_delayed_work_sync(&tx->reaper);
+	mutex_lock(&tx->monitor_lock);
+	ret = xsie_static_restore(tx, why, whylen);
+	mutex_unlock(&tx->monitor_lock);
+	if (READ_ONCE(tx->switching))
+		schedule_delayed_work(&tx->reaper, 0);
+	return ret;
+}
+
 /* Stops the transition machinery for good (detach). */
 void xsie_transition_cancel(struct xsie_tx *tx)
 {
+	char why[X_SIE_ERROR_LEN];
+
 	cancel_delayed_work_sync(&tx->reaper);
 	mutex_lock(&tx->monitor_lock);
 	xsie_monitors_unregister(tx);
+	/* Reached patched only on rmmod -f: the kernel keeps V' there if this fails. */
+	if (xsie_static_restore(tx, why, sizeof(why)))
+		pr_err("transaction %u: %s\n", tx->id, why);
 	mutex_unlock(&tx->monitor_lock);
 	WRITE_ONCE(tx->switching, 0);
 }

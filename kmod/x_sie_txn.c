@@ -24,6 +24,7 @@
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -78,6 +79,35 @@ static int xsie_check_site(struct x_sie_load *req, const struct x_sie_site *site
 	/* Probes go on kernel text only: never data, MMIO, init or module memory. */
 	if (!xsie_core_text(site->addr, site->len)) {
 		REFUSE(req, "span %u: the %s site 0x%llx is not in the kernel's text", i, what, site->addr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A static patch (x_sie_static.c) changes nothing but the immediate of the span's one instruction. */
+static int xsie_check_patch(struct x_sie_load *req, const struct x_sie_span *s, const struct x_sie_const *c,
+			    unsigned int i)
+{
+	const struct x_sie_patch *p = &s->patch;
+	unsigned int end = p->imm_off + p->imm_len;
+
+	if (xsie_zero(p, sizeof(*p)))
+		return 0;
+	if (s->kind != X_SIE_INSERTION || c->policy_fd >= 0) {
+		REFUSE(req, "span %u: a static patch is only for insertion spans of a plain value", i);
+		return -EINVAL;
+	}
+	if (p->len < 2 || p->len > X_SIE_MAX_INSN || p->imm_off < 1 || end > p->len ||
+	    (p->imm_len != 1 && p->imm_len != 2 && p->imm_len != 4 && p->imm_len != 8) ||
+	    !xsie_zero(p->pad, sizeof(p->pad)) || !xsie_zero(p->old_bytes + p->len, sizeof(p->old_bytes) - p->len) ||
+	    !xsie_zero(p->new_bytes + p->len, sizeof(p->new_bytes) - p->len) ||
+	    memcmp(p->old_bytes, p->new_bytes, p->imm_off) ||
+	    memcmp(p->old_bytes + end, p->new_bytes + end, p->len - end)) {
+		REFUSE(req, "span %u: malformed static patch", i);
+		return -EINVAL;
+	}
+	if (p->addr + p->len != s->probe.addr || !xsie_core_text(p->addr, p->len)) {
+		REFUSE(req, "span %u: the static patch at 0x%llx is not the instruction before its probe", i, p->addr);
 		return -EINVAL;
 	}
 	return 0;
@@ -175,6 +205,8 @@ static int xsie_validate(struct x_sie_load *req, const struct x_sie_const *const
 			REFUSE(req, "span %u (%s): update rejected: %s", i, s->label, why);
 			return -EINVAL;
 		}
+		if (xsie_check_patch(req, s, &consts[s->const_index], i))
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -212,7 +244,22 @@ static int xsie_check_live(struct x_sie_load *req, const struct x_sie_site *site
 
 static bool xsie_site_intact(const struct x_sie_site *site)
 {
+	struct kprobe *kp;
+	bool probed;
 	u8 live[16];
+
+	/*
+	 * Another live kprobe there (ours sharing the address, or anyone's)
+	 * keeps its own bytes: nothing to wait for. A disabled one is either
+	 * unarmed (the bytes are back) or the aggregate of a removed optimized
+	 * probe waiting for the optimizer to unpatch it: wait for that.
+	 */
+	rcu_read_lock();
+	kp = xsie_get_kprobe((void *)(unsigned long)site->addr);
+	probed = kp && !kprobe_disabled(kp);
+	rcu_read_unlock();
+	if (probed)
+		return true;
 
 	if (copy_from_kernel_nofault(live, (const void *)(unsigned long)site->addr, site->len))
 		return true;	/* nothing to wait for: it was checked at load */
@@ -223,7 +270,9 @@ static bool xsie_site_intact(const struct x_sie_site *site)
  * After unregistering, a jump-optimized kprobe's jump stays in the text
  * until the kprobe optimizer's delayed work puts the bytes back. Wait for
  * that (a second at most), so that what an unload leaves is the kernel's
- * own text and a load right after it is not refused. kps[i] sits on sites[i].
+ * own text and a load right after it is not refused. A site another kprobe
+ * still holds (a monitor removed while the capture at the same address
+ * stays) is not waited for. kps[i] sits on sites[i].
  */
 void xsie_wait_intact(struct kprobe *const *kps, const struct x_sie_site *const *sites, u32 n)
 {
@@ -344,6 +393,7 @@ static void xsie_init_span(struct xsie_tx *tx, struct xsie_span *s, u32 i, const
 	s->kind = req->kind;
 	memcpy(s->label, req->label, sizeof(s->label));
 	s->prog = req->prog;
+	s->patch = req->patch;
 	atomic64_set(&s->hits, 0);
 	atomic64_set(&s->skipped, 0);
 	atomic64_set(&s->captures, 0);
@@ -456,6 +506,12 @@ static int xsie_check_live_spans(struct x_sie_load *req, const struct x_sie_span
 		ret = xsie_check_live(req, &spans[i].probe, spans[i].label, "probe");
 		if (!ret && spans[i].kind == X_SIE_DUAL)
 			ret = xsie_check_live(req, &spans[i].capture, spans[i].label, "capture of");
+		if (!ret && spans[i].patch.len) {
+			struct x_sie_site at = { .addr = spans[i].patch.addr, .len = spans[i].patch.len };
+
+			memcpy(at.bytes, spans[i].patch.old_bytes, sizeof(at.bytes));
+			ret = xsie_check_live(req, &at, spans[i].label, "static patch of");
+		}
 		if (ret)
 			return ret;
 	}
@@ -699,8 +755,8 @@ long xsie_unload(struct x_sie_unload *req)
 	if (ret)
 		return ret;
 
-	if (!req->force)
-		ret = xsie_revert(tx, req);
+	/* Forced or not, a patched immediate goes back first (or nothing is detached). */
+	ret = req->force ? xsie_transition_unpatch(tx, req->error, sizeof(req->error)) : xsie_revert(tx, req);
 	mutex_lock(&xsie_lock);
 	if (ret)
 		tx->unloading = false;
@@ -740,7 +796,7 @@ static void xsie_span_status(const struct xsie_tx *tx, const struct xsie_span *s
 	r->policy_rejected = atomic64_read(&s->policy_rejected);
 	r->policy_busy = atomic64_read(&s->policy_busy);
 	r->missed = s->probe.nmissed + (s->caps ? s->capture.nmissed : 0);
-	r->probe_state = xsie_probe_state((struct kprobe *)&s->probe);
+	r->probe_state = xsie_static_state((struct xsie_span *)s);
 	r->capture_state = s->caps ? xsie_probe_state((struct kprobe *)&s->capture) : X_SIE_PROBE_NONE;
 	r->kind = s->kind;
 	r->policy = c->prog != NULL;

@@ -25,7 +25,7 @@
 #include <linux/types.h>
 
 #define X_SIE_DEVICE "x-sie"
-#define X_SIE_ABI_VERSION 4
+#define X_SIE_ABI_VERSION 5
 
 /* Bounds of everything the module copies in. */
 #define X_SIE_MAX_CONSTS 16
@@ -159,6 +159,23 @@ struct x_sie_site {
 
 enum x_sie_kind { X_SIE_INSERTION = 1, X_SIE_INVERSE, X_SIE_DUAL, X_SIE_KIND_END };
 
+/*
+ * The static path (x_sie_static.c): an INSERTION span of a plain value that
+ * is one instruction, ending at the probe, whose seed is its immediate. Once
+ * every task runs the new value, the immediate bytes [imm_off, imm_off +
+ * imm_len) change from old to new (the same instruction the compiler emits
+ * for V': user space checked the encoding) and the update probe goes. len 0:
+ * none; every byte outside the immediate is the same in old and new.
+ */
+struct x_sie_patch {
+	__u64 addr;		/* runtime address of the instruction; addr + len == probe.addr */
+	__u8 len;		/* 1..X_SIE_MAX_INSN */
+	__u8 imm_off, imm_len;	/* imm_len 1, 2, 4 or 8 */
+	__u8 pad[5];
+	__u8 old_bytes[16];	/* unused tail zero */
+	__u8 new_bytes[16];
+};
+
 struct x_sie_span {
 	__u32 const_index;		/* into the transaction's consts */
 	__u32 kind;			/* enum x_sie_kind; DUAL iff capture.addr != 0 */
@@ -166,6 +183,7 @@ struct x_sie_span {
 	struct x_sie_site capture;	/* DUAL: inputs are captured before this one */
 	char label[X_SIE_LABEL_LEN];	/* "function+0xoff", NUL-terminated */
 	struct x_sie_prog prog;
+	struct x_sie_patch patch;	/* optional static path */
 };
 
 struct x_sie_const {
@@ -249,6 +267,8 @@ enum x_sie_probe_state {
 	X_SIE_PROBE_BOOSTED,		/* breakpoint, no single-step */
 	X_SIE_PROBE_PENDING,		/* optimizable, the optimizer has not run yet */
 	X_SIE_PROBE_OPTIMIZED,		/* a jump (paper §4) */
+	X_SIE_PROBE_STATIC,		/* none: the immediate is rewritten in place (x_sie_static.c) */
+	X_SIE_PROBE_STATIC_DIFFERS,	/* as STATIC, but the live bytes are no longer the patched ones */
 };
 
 struct x_sie_span_status {

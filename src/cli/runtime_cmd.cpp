@@ -48,7 +48,7 @@ Result<std::vector<nlohmann::json>> read_reports(const std::vector<std::string> 
 }
 
 Result<int> set_consts(const Globals &g, const std::vector<std::string> &args, const std::vector<std::string> &report_files,
-                       double settle_s, const std::string &transition, const DryRun &dry) {
+                       double settle_s, const std::string &transition, const DryRun &dry, bool probes_only) {
   KX_ASSIGN(given, read_reports(report_files));
   KX_ASSIGN(mode, parse_transition_mode(transition));
   std::vector<Assignment> assigns;
@@ -61,6 +61,7 @@ Result<int> set_consts(const Globals &g, const std::vector<std::string> &args, c
   for (auto &a : assigns) {
     KX_ASSIGN(report, const_report(ctx, given, a.key));
     requests.push_back({report, a.value});
+    requests.back().static_path = !probes_only;
   }
   std::string what;
   for (auto &a : assigns) what += (what.empty() ? "" : ", ") + a.key + "=" + std::to_string(a.value);
@@ -112,11 +113,14 @@ void add_runtime_commands(CLI::App &app, Globals &g, Action &action) {
   set->add_option("--report", *reports, "a saved `kx build --json` report to take consts from first (repeatable)")
       ->allow_extra_args(false);  // one file per --report: the assignments follow
   add_transition_option(set, transition);
+  auto probes_only = std::make_shared<bool>(false);
+  set->add_flag("--probes-only", *probes_only,
+                "keep every critical span on its kprobe: no immediate is rewritten in place (the static path)");
   auto dry = std::make_shared<DryRun>();
   add_dry_run_options(set, dry);
-  set->callback([&g, &action, assigns, settle, reports, transition, dry] {
-    action = [&g, assigns, settle, reports, transition, dry]() -> Result<int> {
-      return set_consts(g, *assigns, *reports, *settle, *transition, *dry);
+  set->callback([&g, &action, assigns, settle, reports, transition, dry, probes_only] {
+    action = [&g, assigns, settle, reports, transition, dry, probes_only]() -> Result<int> {
+      return set_consts(g, *assigns, *reports, *settle, *transition, *dry, *probes_only);
     };
   });
 

@@ -87,6 +87,8 @@ namespace {
 
 std::string state_text(const std::string &s) {
   if (s == "optimized") return "optimized";
+  if (s == "static") return "static (immediate rewritten in place, no probe)";
+  if (s == "static-differs") return "static, but the live bytes are no longer the patched ones";
   if (s == "boosted") return "not optimized (int3, boosted)";
   if (s == "pending") return "not optimized (int3; optimization pending)";
   return "not optimized (int3)";
@@ -219,6 +221,8 @@ void print_plan(const Transaction &t, const PlanPlace &place, const std::string 
       if (sp.contains("capture_address"))
         printf(", capture %s [%s]", sp["capture_address"].get<std::string>().c_str(),
                sp["capture_bytes"].get<std::string>().c_str());
+      if (sp["path"] == "static")
+        printf("; static path: its immediate is rewritten once every task runs the new value");
       printf("\n");
     }
     for (auto &ss : c["safe_spans"]) {

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "binary/elf_file.h"
+#include "runtime/static_patch.h"
 #include "runtime/update_program.h"
 #include "scope/scope_table.h"
 #include "symbolic/sym_state.h"
@@ -418,6 +419,11 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
                             " already does; tune them in separate transactions or not at once");
       memcpy(x.label, label.data(), label.size());
       x.prog = *prog;
+      if (!policy && consts[ci].static_path) {
+        auto st = plan_static_patch(r, s, value, image, slide);
+        x.patch = st.patch;
+        planned.static_why = st.why_not;
+      }
       t.spans.push_back(x);
       t.planned.push_back(planned);
     }
@@ -459,7 +465,9 @@ nlohmann::json plan_json(const Transaction &t, uint64_t slide) {
                           {"kind", p.kind},
                           {"probe_address", hex(p.probe)},
                           {"probe_bytes", site_bytes(t.spans[i].probe)},
-                          {"update_nodes", t.spans[i].prog.n_nodes}};
+                          {"update_nodes", t.spans[i].prog.n_nodes},
+                          {"path", t.spans[i].patch.len ? "static" : "probe"}};
+      if (!p.static_why.empty()) s["static_why_not"] = p.static_why;
       if (p.capture) {
         s["capture_address"] = hex(p.capture);
         s["capture_bytes"] = site_bytes(t.spans[i].capture);

@@ -77,6 +77,9 @@ struct ConstRequest {
   // An X-tune policy picks the value instead (loaded BPF program and its
   // x_sie_slot map); the module checks what it picks against the proofs.
   int policy_fd = -1, slot_fd = -1;
+  // A plain value may take the static path where a span allows it
+  // (static_patch.h); false keeps every span on its kprobe.
+  bool static_path = true;
 };
 
 // How the consts switch (paper §3.6): the stronger default waits until no
@@ -90,6 +93,7 @@ struct PlannedSpan {
   std::string label;  // function+0xoff of the probe
   std::string kind;
   uint64_t probe = 0, capture = 0;  // runtime addresses (capture 0: none)
+  std::string static_why;           // why the span stays on its probe (static_patch.h), if it does
 };
 
 struct Transaction {

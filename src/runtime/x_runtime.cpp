@@ -38,6 +38,8 @@ const char *probe_state_name(uint8_t state) {
     case X_SIE_PROBE_BOOSTED: return "boosted";
     case X_SIE_PROBE_PENDING: return "pending";
     case X_SIE_PROBE_OPTIMIZED: return "optimized";
+    case X_SIE_PROBE_STATIC: return "static";
+    case X_SIE_PROBE_STATIC_DIFFERS: return "static-differs";
   }
   return "";
 }

@@ -24,7 +24,7 @@ grep -q 'blk_start_plug_nr_ios+0x22' "$R/set.out" || fail "kx set did not list t
 grep -q 'blk_add_rq_to_plug+0x36' "$R/set.out" || fail "kx set did not list the blk_add_rq_to_plug span"
 grep -q 'detached' "$R/reset.out" || fail "kx reset said nothing"
 [[ ! -s "$R/kprobes" ]] || fail "kprobes left after kx reset: $(cat "$R/kprobes")"
-# Both spans ran their updates; every dual-span update found its capture.
+# Both spans ran their updates (or went static); every dual-span update found its capture.
 python3 - "$R/status.json" <<'EOF' || fail "kx status: $(cat "$R/status.json")"
 import json, sys
 st = json.load(open(sys.argv[1]))
@@ -33,7 +33,8 @@ st = json.load(open(sys.argv[1]))
 assert c["name"] == "BLK_MAX_REQUEST_COUNT" and c["value"] == 8, c
 spans = {s["label"]: s for s in c["spans"]}
 for label, s in spans.items():
-    assert s["hits"] > 0, (label, s)
+    # A static span (its immediate rewritten in place) has no probe left to count hits.
+    assert s["hits"] > 0 or s["probe"] == "static", (label, s)
     print(f'{label}: {s["probe"]}, {s["hits"]} hits' + (f', capture {s["capture"]}' if "capture" in s else ""))
 dual = spans["blk_add_rq_to_plug+0x36"]
 assert dual["skipped"] == 0 and dual["captures"] >= dual["hits"], dual

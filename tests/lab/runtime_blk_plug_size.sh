@@ -4,6 +4,8 @@
 # again at the probe. With fio's 128 KiB requests on null_blk every plug
 # flush is 1 request deep by default; with the threshold at twice that, the
 # plug fills up to BLK_MAX_REQUEST_COUNT (32); after `kx reset`, 1 again.
+# --probes-only: the point is the update that reads memory, not the static
+# path, which would rewrite the compare's immediate instead.
 source "$(dirname "$0")/lib/common.sh"
 
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -18,7 +20,7 @@ value=$("$KX" show BLK_PLUG_FLUSH_SIZE --json | python3 -c 'import json, sys; pr
 # (blk_add_rq_to_plug: cmpl $0x1ffff,0x2c(%r12), a span that reads the
 # request's length).
 "$KX" lab run --results "$WORK/results" -- \
-  bash "$HERE/lib/blk_plug_guest.sh" "$KX" "BLK_PLUG_FLUSH_SIZE=$value" 128k max_sectors=1024
+  bash "$HERE/lib/blk_plug_guest.sh" "$KX" "BLK_PLUG_FLUSH_SIZE=$value --probes-only" 128k max_sectors=1024
 R=$WORK/results
 cat "$R/set.out"
 plug_phases before during after

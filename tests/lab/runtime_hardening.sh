@@ -8,8 +8,8 @@
 #    (kprobe.multi, sleepable, override_return, another program type, a slot
 #    map of the wrong kind, an fd that is no BPF object) are refused;
 #  - a failure injected at every fallible step of a load is refused cleanly;
-#    one injected into a switch back leaves the transaction active, and a
-#    retry switches back safely;
+#    one injected into a switch back (its monitors, or the static path's
+#    probe) leaves the transaction active, and a retry switches back safely;
 #  - random and mutated requests (kernel data, MMIO, module and init
 #    addresses among them) are refused or run, never crash;
 #  - without CAP_SYS_MODULE the device refuses; under lockdown no new
@@ -129,6 +129,9 @@ fi
 grep -q '^unload, monitor registration fails: refused (registering the safe-span .* monitor at 0x[0-9a-f]* failed: -12), transaction active$' \
   "$R/faults.out" || fail "a failed switch back did not leave the transaction active"
 grep -q '^unload retried: ok$' "$R/faults.out" || fail "the retried switch back failed"
+grep -q '^unload, static restore fails: refused (.*re-registering its update probe before restoring its immediate failed: -12), transaction active$' \
+  "$R/faults.out" || fail "a failed static restore did not leave the transaction active"
+grep -q '^static unload retried: ok$' "$R/faults.out" || fail "the retried static switch back failed"
 
 echo "--- fuzz"
 cat "$R/fuzz.out"

@@ -63,10 +63,11 @@ Setup setup(const std::string &vmlinux, const std::vector<std::string> &reports)
 }
 
 // The transaction `kx set` would load for the reports, each at its compiled value.
-Transaction plan(const Setup &s, TransitionMode mode, int policy_fd = -1, int slot_fd = -1) {
+Transaction plan(const Setup &s, TransitionMode mode, int policy_fd = -1, int slot_fd = -1, bool static_path = true) {
   std::vector<ConstRequest> reqs;
   for (auto &r : s.reports) {
     reqs.push_back({r, report_value(r).value_or(0), policy_fd, slot_fd});
+    reqs.back().static_path = static_path;
   }
   return must(plan_transaction(reqs, *s.image, s.running.build_id, s.running.slide, mode), "planning");
 }
@@ -164,6 +165,16 @@ void settle(const Device &d, uint32_t tx) {
       if (t.tx_id == tx && t.phase != X_SIE_PHASE_SWITCHING) return;
     usleep(10000);
   }
+}
+
+// Until a span of `tx` runs on the static path (the reaper patches after the switch).
+bool settle_static(const Device &d, uint32_t tx) {
+  for (int i = 0; i < 500; ++i) {
+    for (auto &sp : status(d).spans)
+      if (sp.tx_id == tx && sp.probe_state == X_SIE_PROBE_STATIC) return true;
+    usleep(10000);
+  }
+  return false;
 }
 
 // ---- BPF programs no X-tune stub would produce ----
@@ -402,7 +413,8 @@ void set_fail_nth(unsigned n) {
 
 int faults(const Setup &s, int max_nth) {
   Device d;
-  Transaction t = plan(s, TransitionMode::global);
+  // Probes only: the static path's steps run later, in the reaper (its own case below).
+  Transaction t = plan(s, TransitionMode::global, -1, -1, false);
   // Every fallible step of a load fails once in turn: refused cleanly, or loaded and unloadable.
   for (int n = 1; n <= max_nth; ++n) {
     Request r(t);
@@ -436,6 +448,23 @@ int faults(const Setup &s, int max_nth) {
          u ? error.c_str() : "", phase);
   u = unload(d, o.tx, false, 10000, &error);
   printf("unload retried: %s\n", u ? (strerror(u) + (": " + error)).c_str() : "ok");
+
+  // On the static path, re-registering the update probe before the
+  // compiled immediate goes back fails: the immediate stays, so does the
+  // transaction, and a retry restores and switches back.
+  Request rs(plan(s, TransitionMode::global));
+  o = load(d, rs.req);
+  if (o.err) die("a valid load was refused: " + o.error);
+  if (!settle_static(d, o.tx)) die("no span went static");
+  set_fail_nth(1);
+  u = unload(d, o.tx, false, 10000, &error);
+  set_fail_nth(0);
+  bool active = false;
+  for (auto &x : status(d).txs) active = active || (x.tx_id == o.tx && x.phase == X_SIE_PHASE_ACTIVE);
+  printf("unload, static restore fails: %s (%s), transaction %s\n", u ? "refused" : "accepted", u ? error.c_str() : "",
+         active ? "active" : "not active");
+  u = unload(d, o.tx, false, 10000, &error);
+  printf("static unload retried: %s\n", u ? (strerror(u) + (": " + error)).c_str() : "ok");
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/running_kernel.h"
+#include "runtime/transaction.h"  // KernelImage
 
 namespace kx::test {
 
