@@ -1,7 +1,9 @@
 # In the lab guest: fio on null_blk (io_uring, BATCH requests per submit)
 # without kernelx, with BLK_MAX_REQUEST_COUNT=32 (its default: the same
 # behaviour, only the indirection's cost) on optimized probes, and the same
-# with kprobe optimization off (every probe int3). REPS rounds, alternating.
+# with kprobe optimization off (every probe int3), both with --probes-only,
+# and on the static path (the insertion span's immediate rewritten in place,
+# the dual span on its optimized probes). REPS rounds, alternating.
 # Per-op work (the paper's Fig. 16 varies it): with WORK = "0" fio reads
 # 4 KiB blocks and does nothing else; a WORK of N KiB writes N KiB blocks
 # filled with fresh random data each time (refill_buffers), CPU work that
@@ -24,14 +26,14 @@ iops() {  # batch work
 for i in $(seq "$REPS"); do
   for batch in "$@"; do for w in $WORK; do
     echo "base $batch $(iops "$batch" "$w") 0 $w" >> "$R/runs"
-    for opt in 1 0; do
-      echo $opt > /proc/sys/debug/kprobes-optimization
-      out=$("$KX" set BLK_MAX_REQUEST_COUNT=32 --settle 10)
+    for mode in static optimized int3; do
+      echo $([ $mode = int3 ] && echo 0 || echo 1) > /proc/sys/debug/kprobes-optimization
+      out=$("$KX" set BLK_MAX_REQUEST_COUNT=32 --settle 10 $([ $mode = static ] || echo --probes-only))
       id=$(tx_id <<< "$out")
       h0=$(span_hits)
       n=$(iops "$batch" "$w")
-      echo "$([ $opt = 1 ] && echo optimized || echo int3) $batch $n $(( $(span_hits) - h0 )) $w" >> "$R/runs"
-      echo "$out" | grep -E 'insertion|dual' >> "$R/probes.$opt"
+      echo "$mode $batch $n $(( $(span_hits) - h0 )) $w" >> "$R/runs"
+      "$KX" status | grep -E 'insertion|dual' >> "$R/probes.$mode"
       "$KX" reset "$id" > /dev/null
     done
     echo 1 > /proc/sys/debug/kprobes-optimization

@@ -2,7 +2,7 @@
 """Figures from the raw results the bench scripts keep in bench/runtime/results/:
   plot.py policy_update  -> fig17_policy_update.png (time per step, 1 vs 15 safe spans)
   plot.py transition     -> fig18_transition.png (kernelx switch vs livepatch)
-  plot.py overhead       -> fig16_overhead.png (slowdown vs batch, optimized vs int3)
+  plot.py overhead       -> fig16_overhead.png (slowdown vs batch, static vs optimized vs int3)
   plot.py ss_depth       -> fig20_ss_depth.png (global switch vs threads and span depth)
 Needs Debian's python3-matplotlib (scripts/setup.sh installs it)."""
 import collections
@@ -75,7 +75,7 @@ def overhead():
     works = sorted({w for _, _, w in v})
     fig, ax = plt.subplots(figsize=(6, 4))
     for batch in sorted({b for _, b, _ in v if b > 1}):
-        for mode, style in (("optimized", "-"), ("int3", "--")):
+        for mode, style in (("static", ":"), ("optimized", "-"), ("int3", "--")):
             ws = [w for w in works if (mode, batch, w) in v]
             ys = [st.median(v[("base", batch, w)]) / st.median(v[(mode, batch, w)]) for w in ws]
             ax.plot([works.index(w) for w in ws], ys, style, marker="o", label=f"{mode}, {batch} requests/submit")
