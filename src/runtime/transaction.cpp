@@ -302,6 +302,143 @@ Result<std::vector<uint8_t>> VmlinuxImage::code(const std::string &fn, uint64_t 
   return impl_->code(*s, addr, len);
 }
 
+namespace {
+
+// The report can be planned here: a const named once, tunable, analysed for
+// the running kernel. Returns its id.
+Result<std::string> check_report(const nlohmann::json &r, const std::string &running_build_id,
+                                 std::set<std::string> &names) {
+  std::string id = r.value("id", "");
+  if (id.empty() || id.size() >= X_SIE_NAME_LEN) return make_error("a report without a usable id");
+  if (!names.insert(id).second) return make_error(id + " is given twice");
+  if (r.value("status", "") != "tunable")
+    return make_error(id + " is not tunable: " + r.value("reason", std::string("no reason recorded")));
+  std::string analysed = r.contains("kernel") ? r["kernel"].value("build_id", "") : "";
+  if (analysed != running_build_id)
+    return make_error(id + " was analysed for kernel build-id " + (analysed.empty() ? "(none)" : analysed) +
+                      ", but the running kernel's is " + running_build_id);
+  if (r.value("critical_spans", nlohmann::json::array()).empty()) return make_error(id + " has no critical span");
+  return id;
+}
+
+struct ProvenRange {
+  int64_t lo = INT64_MIN, hi = INT64_MAX;
+  bool tunes_t = false;  // the value given is T, not V
+};
+
+// The proofs cover only the recorded ranges: the values every span is proven for.
+Result<ProvenRange> proven_range(const std::string &id, const nlohmann::json &spans) {
+  ProvenRange p;
+  for (auto &s : spans) {
+    std::string where = s.value("function", "?") + " " + s.value("probe_address", "?");
+    if (s.value("proof", "") != "proved")
+      return make_error(id + ": the update of span " + where + " is " + s.value("proof", std::string("unproved")) +
+                        (s.contains("detail") ? ": " + s["detail"].get<std::string>() : ""));
+    auto range = s.value("value_range", nlohmann::json::array());
+    if (range.size() != 2) return make_error(id + ": span " + where + " has no proven value range");
+    p.lo = std::max(p.lo, range[0].get<int64_t>());
+    p.hi = std::min(p.hi, range[1].get<int64_t>());
+    p.tunes_t = p.tunes_t || s.value("tunes_t", false);
+  }
+  if (p.lo > p.hi)
+    return make_error(id + ": its critical spans are proven for no common value (ranges disjoint or empty)");
+  return p;
+}
+
+// The const as the module gets it: its value (or policy), compiled value and range.
+Result<x_sie_const> plan_const(const ConstRequest &req, const std::string &id, const ProvenRange &range,
+                               std::vector<std::string> &notes) {
+  const nlohmann::json &r = req.report;
+  const bool policy = req.policy_fd >= 0;
+  if (!policy && (req.value < range.lo || req.value > range.hi))
+    return make_error(id + " = " + std::to_string(req.value) + " is outside [" + std::to_string(range.lo) + ", " +
+                      std::to_string(range.hi) + "], the values its updates are proven for");
+  if (range.tunes_t && !policy) {
+    std::string how;
+    for (auto &u : r.value("uses", nlohmann::json::array()))
+      if (u.contains("nonlinear")) how = " (" + u["nonlinear"].get<std::string>() + ")";
+    notes.push_back(id + " is compiled non-linearly" + how + ": " + std::to_string(req.value) +
+                    " is T, the value the binary uses, not the source value V");
+  }
+  // The compiled value: a policy's x_default() and its value until the
+  // first x_set(). Unknown only for a whole definition no use inverts.
+  const auto known = report_value(r);
+  if (policy && !known)
+    return make_error(id + ": its compiled value is unknown (" + r.value("definition", std::string("?")) +
+                      "), so a policy has no x_default(); use kx set with a value");
+  if (policy && req.slot_fd < 0) return make_error(id + ": a policy without its slot map");
+  const int64_t compiled = known.value_or(req.value);
+  x_sie_const c{};
+  memcpy(c.name, id.data(), id.size());
+  c.value = static_cast<uint64_t>(policy ? compiled : req.value);
+  c.min = range.lo, c.max = range.hi;
+  c.dflt = static_cast<uint64_t>(compiled);
+  c.policy_fd = req.policy_fd;
+  c.slot_fd = req.slot_fd;
+  return c;
+}
+
+// One critical span of const `ci`: its probe (and capture) sites with their
+// live bytes, its update compiled for the module, and its static patch.
+Status plan_span(Transaction &t, const ConstRequest &req, uint32_t ci, const nlohmann::json &s,
+                 const KernelImage &image, uint64_t slide) {
+  const std::string id = t.consts[ci].name;
+  if (t.spans.size() >= X_SIE_MAX_SPANS)
+    return make_error("more than " + std::to_string(X_SIE_MAX_SPANS) + " critical spans in one transaction");
+  std::string fn = s.value("function", "");
+  KX_ASSIGN(probe, parse_address(s.value("probe_address", nlohmann::json()), "probe_address"));
+  bool has_capture = s.contains("capture_address");
+  uint32_t kind = kind_of(s.value("kind", ""));
+  if (!kind) return make_error(id + ": unknown span kind " + s.value("kind", std::string("(none)")));
+  if ((kind == X_SIE_DUAL) != has_capture)
+    return make_error(id + ": span " + fn + " " + hex(probe) + " is " + s.value("kind", "") +
+                      (has_capture ? " but has" : " but has no") + " capture address");
+  KX_ASSIGN(start, image.function_start(fn, probe));
+  std::string label = fn + "+" + hex(probe - start);
+  if (label.size() >= X_SIE_LABEL_LEN) label = label.substr(0, X_SIE_LABEL_LEN - 1);
+  // Addresses the linker filled in, read from the linked kernel as it runs.
+  auto update = resolve_linked(s.value("update", nlohmann::json()), [&](uint64_t offset) -> Result<uint64_t> {
+    KX_ASSIGN(bytes, image.live_code(fn, start + offset, X_SIE_MAX_INSN, slide));
+    return linked_address(bytes, start + offset + slide);
+  });
+  if (!update) return make_error(id + ": span " + label + ": " + update.error().message);
+  auto prog = compile_update(*update, has_capture);
+  if (!prog) return make_error(id + ": span " + label + ": " + prog.error().message);
+
+  x_sie_span x{};
+  x.const_index = ci;
+  x.kind = kind;
+  KX_ASSIGN(psite, site_at(image, fn, probe, slide));
+  x.probe = psite;
+  PlannedSpan planned{label, s.value("kind", ""), probe + slide, 0};
+  if (has_capture) {
+    KX_ASSIGN(capture, parse_address(s["capture_address"], "capture_address"));
+    auto straight = check_straight_line(image, fn, capture, probe);
+    if (!straight) return make_error(id + ": span " + label + ": " + straight.error().message);
+    KX_ASSIGN(csite, site_at(image, fn, capture, slide));
+    x.capture = csite;
+    planned.capture = capture + slide;
+  }
+  // Two updates on one probe would run in kprobe-list order, each on the
+  // other's result: refuse rather than guess (e.g. two consts in one span).
+  for (auto &other : t.planned)
+    if (other.probe == planned.probe)
+      return make_error(id + ": span " + label + " updates at " + hex(probe) + ", where " + other.label +
+                        " already does; tune them in separate transactions or not at once");
+  memcpy(x.label, label.data(), label.size());
+  x.prog = *prog;
+  if (req.policy_fd < 0 && req.static_path) {
+    auto st = plan_static_patch(req.report, s, req.value, image, slide);
+    x.patch = st.patch;
+    planned.static_why = st.why_not;
+  }
+  t.spans.push_back(x);
+  t.planned.push_back(planned);
+  return {};
+}
+
+}  // namespace
+
 Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
                                      const std::string &running_build_id, uint64_t slide, TransitionMode mode) {
   Transaction t;
@@ -313,120 +450,15 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
   if (consts.size() > X_SIE_MAX_CONSTS)
     return make_error("at most " + std::to_string(X_SIE_MAX_CONSTS) + " consts per transaction");
   std::set<std::string> names;
-  for (size_t ci = 0; ci < consts.size(); ++ci) {
+  for (uint32_t ci = 0; ci < consts.size(); ++ci) {
     const auto &r = consts[ci].report;
-    const int64_t value = consts[ci].value;
-    std::string id = r.value("id", "");
-    if (id.empty() || id.size() >= X_SIE_NAME_LEN) return make_error("a report without a usable id");
-    if (!names.insert(id).second) return make_error(id + " is given twice");
-    if (r.value("status", "") != "tunable")
-      return make_error(id + " is not tunable: " + r.value("reason", std::string("no reason recorded")));
-    std::string analysed = r.contains("kernel") ? r["kernel"].value("build_id", "") : "";
-    if (analysed != running_build_id)
-      return make_error(id + " was analysed for kernel build-id " + (analysed.empty() ? "(none)" : analysed) +
-                        ", but the running kernel's is " + running_build_id);
-    const auto &spans = r.value("critical_spans", nlohmann::json::array());
-    if (spans.empty()) return make_error(id + " has no critical span");
-
-    // The proofs cover only the recorded ranges: the value must lie in all.
-    int64_t lo = INT64_MIN, hi = INT64_MAX;
-    bool tunes_t = false;
-    for (auto &s : spans) {
-      std::string where = s.value("function", "?") + " " + s.value("probe_address", "?");
-      if (s.value("proof", "") != "proved")
-        return make_error(id + ": the update of span " + where + " is " + s.value("proof", std::string("unproved")) +
-                          (s.contains("detail") ? ": " + s["detail"].get<std::string>() : ""));
-      auto range = s.value("value_range", nlohmann::json::array());
-      if (range.size() != 2) return make_error(id + ": span " + where + " has no proven value range");
-      lo = std::max(lo, range[0].get<int64_t>());
-      hi = std::min(hi, range[1].get<int64_t>());
-      tunes_t = tunes_t || s.value("tunes_t", false);
-    }
-    if (lo > hi)
-      return make_error(id + ": its critical spans are proven for no common value (ranges disjoint or empty)");
-    const bool policy = consts[ci].policy_fd >= 0;
-    if (!policy && (value < lo || value > hi))
-      return make_error(id + " = " + std::to_string(value) + " is outside [" + std::to_string(lo) + ", " +
-                        std::to_string(hi) + "], the values its updates are proven for");
-    if (tunes_t && !policy) {
-      std::string how;
-      for (auto &u : r.value("uses", nlohmann::json::array()))
-        if (u.contains("nonlinear")) how = " (" + u["nonlinear"].get<std::string>() + ")";
-      t.notes.push_back(id + " is compiled non-linearly" + how + ": " + std::to_string(value) +
-                        " is T, the value the binary uses, not the source value V");
-    }
-
-    // The compiled value: a policy's x_default() and its value until the
-    // first x_set(). Unknown only for a whole definition no use inverts.
-    const auto known = report_value(r);
-    if (policy && !known)
-      return make_error(id + ": its compiled value is unknown (" + r.value("definition", std::string("?")) +
-                        "), so a policy has no x_default(); use kx set with a value");
-    const int64_t compiled = known.value_or(value);
-    x_sie_const c{};
-    memcpy(c.name, id.data(), id.size());
-    c.value = static_cast<uint64_t>(policy ? compiled : value);
-    c.min = lo, c.max = hi;
-    c.dflt = static_cast<uint64_t>(compiled);
-    c.policy_fd = consts[ci].policy_fd;
-    c.slot_fd = consts[ci].slot_fd;
-    if (policy && c.slot_fd < 0) return make_error(id + ": a policy without its slot map");
+    KX_ASSIGN(id, check_report(r, running_build_id, names));
+    const auto &spans = r["critical_spans"];
+    KX_ASSIGN(range, proven_range(id, spans));
+    KX_ASSIGN(c, plan_const(consts[ci], id, range, t.notes));
     t.consts.push_back(c);
-    if (mode != TransitionMode::immediate) KX_TRY(plan_safe_spans(t, r, static_cast<uint32_t>(ci), image, slide));
-
-    for (auto &s : spans) {
-      if (t.spans.size() >= X_SIE_MAX_SPANS)
-        return make_error("more than " + std::to_string(X_SIE_MAX_SPANS) + " critical spans in one transaction");
-      std::string fn = s.value("function", "");
-      KX_ASSIGN(probe, parse_address(s.value("probe_address", nlohmann::json()), "probe_address"));
-      bool has_capture = s.contains("capture_address");
-      uint32_t kind = kind_of(s.value("kind", ""));
-      if (!kind) return make_error(id + ": unknown span kind " + s.value("kind", std::string("(none)")));
-      if ((kind == X_SIE_DUAL) != has_capture)
-        return make_error(id + ": span " + fn + " " + hex(probe) + " is " + s.value("kind", "") +
-                          (has_capture ? " but has" : " but has no") + " capture address");
-      KX_ASSIGN(start, image.function_start(fn, probe));
-      std::string label = fn + "+" + hex(probe - start);
-      if (label.size() >= X_SIE_LABEL_LEN) label = label.substr(0, X_SIE_LABEL_LEN - 1);
-      // Addresses the linker filled in, read from the linked kernel as it runs.
-      auto update = resolve_linked(s.value("update", nlohmann::json()), [&](uint64_t offset) -> Result<uint64_t> {
-        KX_ASSIGN(bytes, image.live_code(fn, start + offset, X_SIE_MAX_INSN, slide));
-        return linked_address(bytes, start + offset + slide);
-      });
-      if (!update) return make_error(id + ": span " + label + ": " + update.error().message);
-      auto prog = compile_update(*update, has_capture);
-      if (!prog) return make_error(id + ": span " + label + ": " + prog.error().message);
-
-      x_sie_span x{};
-      x.const_index = static_cast<uint32_t>(ci);
-      x.kind = kind;
-      KX_ASSIGN(psite, site_at(image, fn, probe, slide));
-      x.probe = psite;
-      PlannedSpan planned{label, s.value("kind", ""), probe + slide, 0};
-      if (has_capture) {
-        KX_ASSIGN(capture, parse_address(s["capture_address"], "capture_address"));
-        auto straight = check_straight_line(image, fn, capture, probe);
-        if (!straight) return make_error(id + ": span " + label + ": " + straight.error().message);
-        KX_ASSIGN(csite, site_at(image, fn, capture, slide));
-        x.capture = csite;
-        planned.capture = capture + slide;
-      }
-      // Two updates on one probe would run in kprobe-list order, each on the
-      // other's result: refuse rather than guess (e.g. two consts in one span).
-      for (auto &other : t.planned)
-        if (other.probe == planned.probe)
-          return make_error(id + ": span " + label + " updates at " + hex(probe) + ", where " + other.label +
-                            " already does; tune them in separate transactions or not at once");
-      memcpy(x.label, label.data(), label.size());
-      x.prog = *prog;
-      if (!policy && consts[ci].static_path) {
-        auto st = plan_static_patch(r, s, value, image, slide);
-        x.patch = st.patch;
-        planned.static_why = st.why_not;
-      }
-      t.spans.push_back(x);
-      t.planned.push_back(planned);
-    }
+    if (mode != TransitionMode::immediate) KX_TRY(plan_safe_spans(t, r, ci, image, slide));
+    for (auto &s : spans) KX_TRY(plan_span(t, consts[ci], ci, s, image, slide));
   }
   if (mode != TransitionMode::immediate) KX_TRY(drop_exits_into_entries(t));
   return t;
