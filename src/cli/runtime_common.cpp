@@ -7,6 +7,7 @@
 
 #include "analysis/const_build.h"
 #include "runtime/running_kernel.h"
+#include "runtime/uapi_names.h"
 #include "spec/const_spec.h"
 #include "util/files.h"
 #include "util/hex.h"
@@ -85,22 +86,13 @@ Result<nlohmann::json> const_report(RuntimeContext &ctx, const std::vector<nlohm
 
 namespace {
 
-std::string state_text(const std::string &s) {
-  if (s == "optimized") return "optimized";
-  if (s == "static") return "static (immediate rewritten in place, no probe)";
-  if (s == "static-differs") return "static, but the live bytes are no longer the patched ones";
-  if (s == "boosted") return "not optimized (int3, boosted)";
-  if (s == "pending") return "not optimized (int3; optimization pending)";
-  return "not optimized (int3)";
-}
-
 void print_spans(const std::vector<SpanStatus> &spans, bool counters) {
   for (auto &s : spans) {
     printf("    %-32s %-9s %s  %s", s.label.c_str(), s.kind.c_str(), hex(s.probe).c_str(),
-           state_text(s.probe_state).c_str());
+           probe_state_text(s.probe_state));
     if (counters) printf(", %llu hits", static_cast<unsigned long long>(s.hits));
     if (s.capture) {
-      printf("; capture at %s %s", hex(s.capture).c_str(), state_text(s.capture_state).c_str());
+      printf("; capture at %s %s", hex(s.capture).c_str(), probe_state_text(s.capture_state));
       if (counters)
         printf(", %llu captures, %llu hits without one", static_cast<unsigned long long>(s.captures),
                static_cast<unsigned long long>(s.skipped));

@@ -12,6 +12,7 @@
 
 #include "binary/elf_file.h"
 #include "runtime/static_patch.h"
+#include "runtime/uapi_names.h"
 #include "runtime/update_program.h"
 #include "scope/scope_table.h"
 #include "symbolic/sym_state.h"
@@ -88,13 +89,6 @@ Status check_straight_line(const KernelImage &image, const std::string &fn, uint
   }
   if (off != code.size()) return make_error("the capture and probe are not on one instruction stream");
   return {};
-}
-
-uint32_t kind_of(const std::string &k) {
-  if (k == "insertion") return X_SIE_INSERTION;
-  if (k == "inverse") return X_SIE_INVERSE;
-  if (k == "dual") return X_SIE_DUAL;
-  return 0;
 }
 
 // The monitors of a const's safe spans: entry and exit sites with their
@@ -388,7 +382,7 @@ Status plan_span(Transaction &t, const ConstRequest &req, uint32_t ci, const nlo
   std::string fn = s.value("function", "");
   KX_ASSIGN(probe, parse_address(s.value("probe_address", nlohmann::json()), "probe_address"));
   bool has_capture = s.contains("capture_address");
-  uint32_t kind = kind_of(s.value("kind", ""));
+  uint32_t kind = span_kind_from_name(s.value("kind", ""));
   if (!kind) return make_error(id + ": unknown span kind " + s.value("kind", std::string("(none)")));
   if ((kind == X_SIE_DUAL) != has_capture)
     return make_error(id + ": span " + fn + " " + hex(probe) + " is " + s.value("kind", "") +

@@ -14,35 +14,11 @@
 
 #include "host/doctor.h"
 #include "kernel/module_build.h"
+#include "runtime/uapi_names.h"
 #include "util/process.h"
 
 namespace kx {
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string kind_name(uint8_t k) {
-  switch (k) {
-    case X_SIE_INSERTION: return "insertion";
-    case X_SIE_INVERSE: return "inverse";
-    case X_SIE_DUAL: return "dual";
-  }
-  return "?";
-}
-
-}  // namespace
-
-const char *probe_state_name(uint8_t state) {
-  switch (state) {
-    case X_SIE_PROBE_INT3: return "int3";
-    case X_SIE_PROBE_BOOSTED: return "boosted";
-    case X_SIE_PROBE_PENDING: return "pending";
-    case X_SIE_PROBE_OPTIMIZED: return "optimized";
-    case X_SIE_PROBE_STATIC: return "static";
-    case X_SIE_PROBE_STATIC_DIFFERS: return "static-differs";
-  }
-  return "";
-}
 
 bool x_sie_loaded() { return fs::exists(fs::path("/sys/module") / kXSieModuleName); }
 
@@ -191,7 +167,7 @@ Result<RuntimeStatus> XRuntime::status() {
     s.tx = r.tx_id;
     s.const_name.assign(r.const_name, strnlen(r.const_name, sizeof r.const_name));
     s.label.assign(r.label, strnlen(r.label, sizeof r.label));
-    s.kind = kind_name(r.kind);
+    s.kind = span_kind_name(r.kind);
     s.value = r.value;
     s.probe = r.probe_addr;
     s.capture = r.capture_addr;

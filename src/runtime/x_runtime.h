@@ -66,8 +66,6 @@ struct UnloadOptions {
   bool force = false;           // detach even if they do not
 };
 
-const char *probe_state_name(uint8_t state);
-
 class XRuntime {
  public:
   static Result<XRuntime> open();  // the module must be loaded
