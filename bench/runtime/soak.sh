@@ -10,8 +10,9 @@ source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
 CYCLES=${1:-1000}
 lab_ready BLK_MAX_REQUEST_COUNT SHRINK_BATCH
 gcc -O2 -pthread -o "$out/dead_tasks" tests/lab/tools/dead_tasks.c
-"$KX" lab run --timeout $((CYCLES * 20 + 300)) --results "$out" -- \
-  bash bench/runtime/soak_guest.sh "$KX" "$CYCLES" "$out/dead_tasks"
+"$KX" lab run --timeout $((CYCLES * 60 + 300)) --results "$out" -- \
+  bash bench/runtime/soak_guest.sh "$KX" "$CYCLES" "$out/dead_tasks" ||
+  { echo "FAIL: the lab run failed; progress (every 10 cycles):"; cat "$out/progress" 2>/dev/null; exit 1; }
 read -r n secs < "$out/done"
 echo "$n cycles in $secs s ($(python3 -c "print(f'{$secs / $n:.2f}')") s each) under fio, iperf3, drop_caches and a fork/zombie storm: no WARN/BUG/oops"
 [[ ! -s "$out/kprobes" ]] || { echo "FAIL: kprobes left: $(cat "$out/kprobes")"; exit 1; }

@@ -39,8 +39,8 @@ for i in $(seq "$CYCLES"); do
   if [ $((i % 50)) = 0 ]; then
     kill $dead; wait $dead || true
     "$DEAD_TASKS" 8 4 > /dev/null & dead=$!
-    echo "$i cycles, $(( $(date +%s) - t0 )) s" >> "$R/progress"
   fi
+  [ $((i % 10)) != 0 ] || echo "$i cycles, $(( $(date +%s) - t0 )) s" >> "$R/progress"
 done
 kill $fio $client $server $dropper $forker $dead
 wait || true
