@@ -165,7 +165,7 @@ Result<nlohmann::json> code_excerpt(const KernelImage &image, const std::vector<
     fns.push_back({{"name", fn}, {"start", hex(start)}, {"bytes", bytes_hex(bytes)}, {"fixups", fx}});
   }
   nlohmann::json symbols = nlohmann::json::object();
-  for (const char *s : {"__x86_return_thunk"})
+  for (const char *s : {"__x86_return_thunk", "__indirect_thunk_start", "__indirect_thunk_end"})
     if (auto a = image.symbol(s)) symbols[s] = hex(*a);
   return nlohmann::json{{"functions", fns}, {"symbols", symbols}};
 }

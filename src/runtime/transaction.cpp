@@ -96,6 +96,23 @@ uint32_t kind_of(const std::string &k) {
   return 0;
 }
 
+// Where the retpoline thunks are once KASLR moved the kernel: a jump there
+// is an indirect jump to the kprobe optimizer.
+ThunkRange thunk_range(const KernelImage &image, uint64_t slide) {
+  auto start = image.symbol("__indirect_thunk_start"), end = image.symbol("__indirect_thunk_end");
+  if (!start || !end) return {};
+  return {*start + slide, *end + slide};
+}
+
+// Predicts the kprobe kind at `addr` (link address) in `fn` from the code
+// the running kernel has there.
+Status predict_probe(Transaction &t, const KernelImage &image, const std::string &fn, uint64_t addr, uint64_t slide) {
+  KX_ASSIGN(start, image.function_start(fn, addr));
+  KX_ASSIGN(bytes, image.live_code(fn, start, SIZE_MAX, slide));
+  t.predicted[addr + slide] = predict_probe_kind({start + slide, bytes}, addr + slide, thunk_range(image, slide));
+  return {};
+}
+
 // The monitors of a const's safe spans: entry and exit sites with their
 // bytes, and the code ranges stack inspection looks for.
 Status plan_safe_spans(Transaction &t, const nlohmann::json &r, uint32_t ci, const KernelImage &image,
@@ -125,9 +142,11 @@ Status plan_safe_spans(Transaction &t, const nlohmann::json &r, uint32_t ci, con
     x.const_index = ci;
     KX_ASSIGN(esite, site_at(image, fn, entry, slide));
     x.entry = esite;
+    KX_TRY(predict_probe(t, image, fn, entry, slide));
     for (auto &e : exits) {
       KX_ASSIGN(a, parse_address(e, "safe-span exit"));
       KX_ASSIGN(site, site_at(image, fn, a, slide));
+      KX_TRY(predict_probe(t, image, fn, a, slide));
       x.exits[x.n_exits++] = site;
     }
     for (auto &rg : ranges) {
@@ -401,6 +420,7 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
       x.kind = kind;
       KX_ASSIGN(psite, site_at(image, fn, probe, slide));
       x.probe = psite;
+      KX_TRY(predict_probe(t, image, fn, probe, slide));
       PlannedSpan planned{label, s.value("kind", ""), probe + slide, 0};
       if (has_capture) {
         KX_ASSIGN(capture, parse_address(s["capture_address"], "capture_address"));
@@ -408,6 +428,7 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
         if (!straight) return make_error(id + ": span " + label + ": " + straight.error().message);
         KX_ASSIGN(csite, site_at(image, fn, capture, slide));
         x.capture = csite;
+        KX_TRY(predict_probe(t, image, fn, capture, slide));
         planned.capture = capture + slide;
       }
       // Two updates on one probe would run in kprobe-list order, each on the
@@ -427,6 +448,15 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
 }
 
 namespace {
+
+// {"kind": "jump-optimized"|"int3", "rule", "detail"} of the probe at `addr`.
+nlohmann::json predicted_json(const Transaction &t, uint64_t addr) {
+  auto it = t.predicted.find(addr);
+  if (it == t.predicted.end()) return nullptr;
+  nlohmann::json j = {{"kind", it->second.kind()}};
+  if (!it->second.optimized) j["rule"] = it->second.rule, j["detail"] = it->second.detail;
+  return j;
+}
 
 std::string site_bytes(const x_sie_site &s) {
   std::string out;
@@ -459,19 +489,29 @@ nlohmann::json plan_json(const Transaction &t, uint64_t slide) {
                           {"kind", p.kind},
                           {"probe_address", hex(p.probe)},
                           {"probe_bytes", site_bytes(t.spans[i].probe)},
+                          {"probe_predicted", predicted_json(t, p.probe)},
                           {"update_nodes", t.spans[i].prog.n_nodes}};
       if (p.capture) {
         s["capture_address"] = hex(p.capture);
         s["capture_bytes"] = site_bytes(t.spans[i].capture);
+        s["capture_predicted"] = predicted_json(t, p.capture);
       }
       j["critical_spans"].push_back(s);
     }
     for (auto &ss : t.safe_spans) {
       if (ss.const_index != ci) continue;
-      nlohmann::json exits = nlohmann::json::array(), ranges = nlohmann::json::array();
-      for (unsigned e = 0; e < ss.n_exits; ++e) exits.push_back(hex(ss.exits[e].addr));
+      nlohmann::json exits = nlohmann::json::array(), ranges = nlohmann::json::array(),
+                     exits_predicted = nlohmann::json::array();
+      for (unsigned e = 0; e < ss.n_exits; ++e) {
+        exits.push_back(hex(ss.exits[e].addr));
+        exits_predicted.push_back(predicted_json(t, ss.exits[e].addr));
+      }
       for (unsigned r = 0; r < ss.n_ranges; ++r) ranges.push_back({hex(ss.ranges[r][0]), hex(ss.ranges[r][1])});
-      j["safe_spans"].push_back({{"entry", hex(ss.entry.addr)}, {"exits", exits}, {"ranges", ranges}});
+      j["safe_spans"].push_back({{"entry", hex(ss.entry.addr)},
+                                 {"entry_predicted", predicted_json(t, ss.entry.addr)},
+                                 {"exits", exits},
+                                 {"exits_predicted", exits_predicted},
+                                 {"ranges", ranges}});
     }
     consts.push_back(j);
   }

@@ -7,12 +7,14 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "runtime/probe_kind.h"
 #include "util/result.h"
 #include "x_sie_uapi.h"
 
@@ -99,6 +101,9 @@ struct Transaction {
   std::vector<x_sie_ss> safe_spans;  // their monitors (none when immediate)
   uint32_t transition = X_SIE_TRANS_GLOBAL;
   std::string build_id;              // of the kernel it was planned for (hex); x-sie.ko checks it
+  // The kprobe kind the kernel is predicted to make at each probe, capture
+  // and monitor (runtime address): dry runs print it (runtime/probe_kind.h).
+  std::map<uint64_t, ProbePrediction> predicted;
   std::vector<std::string> notes;    // for the user (e.g. "the value is T")
 };
 
@@ -116,7 +121,9 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
 // kx set/load --dry-run: what x-sie.ko would be given, for people: per
 // const its value (or policy), compiled value and proven range; per critical
 // span its label, kind, probe (and capture) address and instruction; per
-// safe span the monitored entry and exits; the transition and the notes.
+// safe span the monitored entry and exits; per probe the predicted kprobe
+// kind (jump-optimized or int3, and the kernel's rule when int3); the
+// transition and the notes.
 nlohmann::json plan_json(const Transaction &t, uint64_t slide);
 
 // Length of the x86-64 instruction at the start of `code`.

@@ -307,6 +307,20 @@ TEST(RuntimeTransaction, TheDryRunPlanNamesEverythingTheModuleWouldGet) {
   EXPECT_EQ(c["critical_spans"][1]["capture_address"], "0xffffffffa2551fe0");  // link address + slide
   ASSERT_EQ(c["safe_spans"].size(), t->safe_spans.size());
   EXPECT_FALSE(c["safe_spans"][0]["exits"].empty());
+  // Every kprobe the module would register has its predicted kind.
+  for (auto &sp : c["critical_spans"]) EXPECT_TRUE(sp["probe_predicted"].contains("kind")) << sp.dump();
+  EXPECT_TRUE(c["critical_spans"][1]["capture_predicted"].contains("kind"));
+  for (auto &ss : c["safe_spans"]) {
+    EXPECT_TRUE(ss["entry_predicted"].contains("kind")) << ss.dump();
+    ASSERT_EQ(ss["exits_predicted"].size(), ss["exits"].size());
+    for (auto &e : ss["exits_predicted"]) EXPECT_TRUE(e.contains("kind")) << ss.dump();
+  }
+  // movq $0,(%rdi) is copied out of line; the dual probe's 5 bytes end in
+  // the jae that reads the compare.
+  EXPECT_EQ(c["critical_spans"][0]["probe_predicted"], json({{"kind", "jump-optimized"}}));
+  EXPECT_EQ(c["critical_spans"][1]["probe_predicted"],
+            json({{"kind", "int3"}, {"rule", "opcode-not-boostable"}, {"detail", "opcode 73 at 0xffffffffa2551fe9"}}));
+  EXPECT_EQ(c["critical_spans"][1]["capture_predicted"], json({{"kind", "jump-optimized"}}));
 
   auto now = plan_transaction({{report("BLK_MAX_REQUEST_COUNT"), 8}}, img, kBuildId, kSlide, TransitionMode::immediate);
   ASSERT_TRUE(now) << now.error().message;

@@ -1,0 +1,52 @@
+// Which kind of kprobe the kernel will make of a probe x-sie.ko registers:
+// a 5-byte relative jump to an out-of-line buffer (jump-optimized) or a
+// breakpoint (int3). x-sie.ko's kprobes have pre-handlers only, so the
+// kernel tries to optimize every one; whether it can is decided by the code
+// around the probe, by the rules of Linux 6.1's x86 optprobes
+// (arch/x86/kernel/kprobes/opt.c: can_optimize(), insn_is_indirect_jump(),
+// insn_jump_into_range(), copy_optimized_instructions(); core.c:
+// can_boost(), __copy_instruction()). Those rules are the rows of
+// probe_rules(); the prediction is the first row that refuses.
+//
+// Not seen here (the kernel also refuses for them; kx status shows the
+// outcome): exception-table entries in the function, jump-label,
+// alternatives, static-call and ftrace sites overlapping the 5 bytes,
+// another kprobe within them, entry text, and debug.kprobes-optimization=0.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kx {
+
+// A rule of the kernel's that makes a probe an int3 probe.
+struct ProbeRule {
+  const char *name;  // stable, in the dry run's JSON
+  const char *why;   // for people, with the kernel function it comes from
+};
+
+// Every rule, in the order they are checked.
+const std::vector<ProbeRule> &probe_rules();
+
+struct ProbePrediction {
+  bool optimized = false;
+  std::string rule;    // the refusing rule's name ("" when optimized)
+  std::string detail;  // where: the instruction or jump that trips it
+  std::string kind() const { return optimized ? "jump-optimized" : "int3"; }
+};
+
+// The code of the function holding a probe, as the running kernel has it.
+struct FunctionCode {
+  uint64_t start = 0;
+  std::vector<uint8_t> bytes;
+};
+
+// [start, end) of the retpoline thunks (__indirect_thunk_start/_end): a
+// jump there is an indirect jump. {0, 0} when unknown.
+struct ThunkRange {
+  uint64_t start = 0, end = 0;
+};
+
+ProbePrediction predict_probe_kind(const FunctionCode &fn, uint64_t probe, ThunkRange thunks = {});
+
+}  // namespace kx
