@@ -180,7 +180,8 @@ void print_active_consts(const RuntimeStatus &st) {
 
 Status print_dry_run(RuntimeContext &ctx, const std::vector<ConstRequest> &requests, TransitionMode mode,
                      const std::string &what, bool json) {
-  KX_ASSIGN(t, plan_transaction(requests, *ctx.image, ctx.build_id, ctx.slide, mode));
+  const bool thunks = ctx.not_running.empty() && return_thunks_in_use();
+  KX_ASSIGN(t, plan_transaction(requests, *ctx.image, ctx.build_id, ctx.slide, mode, thunks));
   print_plan(t, {ctx.profile.name, ctx.build_id, ctx.slide, ctx.not_running}, what, json);
   return {};
 }
@@ -242,7 +243,11 @@ void print_plan(const Transaction &t, const PlanPlace &place, const std::string 
     }
     if (c["safe_spans"].empty()) printf("  no safe-span monitors (transition immediate)\n");
   }
-  printf("probe kinds: predicted by Linux 6.1's x86 optprobe rules on the code (kx status shows what the kernel made)\n");
+  printf("probe kinds: predicted by Linux 6.1's x86 optprobe rules on the code, with return thunks %s "
+         "(kx status shows what the kernel made)\n",
+         t.return_thunks                ? "in use"
+         : place.not_running.empty() ? "patched out"
+                                     : "patched out (assumed: not the running kernel)");
   for (auto &n : t.notes) printf("note: %s\n", n.c_str());
 }
 

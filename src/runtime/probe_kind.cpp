@@ -2,6 +2,7 @@
 
 #include <Zydis/Zydis.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "util/hex.h"
@@ -191,6 +192,19 @@ const std::vector<ProbeRule> &probe_rules() {
     return out;
   }();
   return rules;
+}
+
+FunctionCode patch_returns(FunctionCode fn, uint64_t return_thunk) {
+  for (uint64_t off = 0; off < fn.bytes.size();) {
+    auto i = decode(fn, off);
+    if (!i) break;  // predict_probe_kind refuses it
+    if (i->nbytes == 1 && i->op == 0xe9 && i->jump_target == return_thunk) {
+      fn.bytes[off] = 0xc3;
+      std::fill(fn.bytes.begin() + off + 1, fn.bytes.begin() + off + i->length, 0xcc);
+    }
+    off += i->length;
+  }
+  return fn;
 }
 
 ProbePrediction predict_probe_kind(const FunctionCode &fn, uint64_t probe, ThunkRange thunks) {

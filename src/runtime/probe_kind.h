@@ -47,6 +47,15 @@ struct ThunkRange {
   uint64_t start = 0, end = 0;
 };
 
+// The live code of a function from its link-time code where the kernel
+// patched its return thunks out at boot (apply_returns() without
+// X86_FEATURE_RETHUNK): each `jmp __x86_return_thunk` becomes ret; int3...
+// Where the thunks stay (retbleed "untrained return thunk", SRSO "Safe RET",
+// ITS "Aligned branch/return thunks") the jump stays, and as it lands in the
+// retpoline thunks' range (6.1's linker script puts the return thunk there)
+// no probe in the function is optimized.
+FunctionCode patch_returns(FunctionCode fn, uint64_t return_thunk);
+
 ProbePrediction predict_probe_kind(const FunctionCode &fn, uint64_t probe, ThunkRange thunks = {});
 
 }  // namespace kx

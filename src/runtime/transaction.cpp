@@ -109,7 +109,9 @@ ThunkRange thunk_range(const KernelImage &image, uint64_t slide) {
 Status predict_probe(Transaction &t, const KernelImage &image, const std::string &fn, uint64_t addr, uint64_t slide) {
   KX_ASSIGN(start, image.function_start(fn, addr));
   KX_ASSIGN(bytes, image.live_code(fn, start, SIZE_MAX, slide));
-  t.predicted[addr + slide] = predict_probe_kind({start + slide, bytes}, addr + slide, thunk_range(image, slide));
+  FunctionCode code{start + slide, std::move(bytes)};
+  if (auto ret = image.symbol("__x86_return_thunk"); ret && !t.return_thunks) code = patch_returns(code, *ret + slide);
+  t.predicted[addr + slide] = predict_probe_kind(code, addr + slide, thunk_range(image, slide));
   return {};
 }
 
@@ -321,9 +323,11 @@ Result<std::vector<uint8_t>> VmlinuxImage::code(const std::string &fn, uint64_t 
 }
 
 Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
-                                     const std::string &running_build_id, uint64_t slide, TransitionMode mode) {
+                                     const std::string &running_build_id, uint64_t slide, TransitionMode mode,
+                                     bool return_thunks) {
   Transaction t;
   t.build_id = running_build_id;
+  t.return_thunks = return_thunks;
   t.transition = mode == TransitionMode::global       ? X_SIE_TRANS_GLOBAL
                  : mode == TransitionMode::per_thread ? X_SIE_TRANS_PER_THREAD
                                                       : X_SIE_TRANS_IMMEDIATE;
@@ -517,6 +521,7 @@ nlohmann::json plan_json(const Transaction &t, uint64_t slide) {
   }
   return {{"build_id", t.build_id},
           {"slide", hex(slide)},
+          {"return_thunks", t.return_thunks},
           {"transition", transition_mode_name(t.transition)},
           {"consts", consts},
           {"notes", t.notes}};

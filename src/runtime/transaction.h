@@ -104,6 +104,7 @@ struct Transaction {
   // The kprobe kind the kernel is predicted to make at each probe, capture
   // and monitor (runtime address): dry runs print it (runtime/probe_kind.h).
   std::map<uint64_t, ProbePrediction> predicted;
+  bool return_thunks = false;  // what the predictions assumed
   std::vector<std::string> notes;    // for the user (e.g. "the value is T")
 };
 
@@ -114,9 +115,11 @@ struct Transaction {
 // its update (captures are matched by frame), and, unless immediate, a const
 // without safe spans or with one the monitors cannot cover (no exit, too
 // many exits or ranges, a point that is not probe-able).
+// `return_thunks`: whether the kernel runs with its return thunks (see
+// patch_returns), for the predicted probe kinds.
 Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
                                      const std::string &running_build_id, uint64_t slide,
-                                     TransitionMode mode = TransitionMode::global);
+                                     TransitionMode mode = TransitionMode::global, bool return_thunks = false);
 
 // kx set/load --dry-run: what x-sie.ko would be given, for people: per
 // const its value (or policy), compiled value and proven range; per critical

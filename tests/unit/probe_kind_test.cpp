@@ -97,3 +97,25 @@ TEST(ProbeKind, AProbeOutsideItsFunctionIsNotOptimized) {
 
 }  // namespace
 }  // namespace kx
+
+namespace kx {
+namespace {
+
+// jmp __x86_return_thunk at +6: e9 to 0x2080, inside the thunks' range.
+const std::vector<uint8_t> kReturnsByThunk = cat(nops(6), {0xe9, 0x75, 0x10, 0x00, 0x00});
+constexpr uint64_t kReturnThunk = 0x2080;
+
+TEST(ProbeKind, ReturnThunksPatchedOutAreRetAndInt3) {
+  auto live = patch_returns({kStart, kReturnsByThunk}, kReturnThunk);
+  EXPECT_EQ(live.bytes, cat(nops(6), {0xc3, 0xcc, 0xcc, 0xcc, 0xcc}));
+  EXPECT_TRUE(predict_probe_kind(live, kStart, kThunks).optimized);
+  // A jump elsewhere stays.
+  EXPECT_EQ(patch_returns({kStart, kReturnsByThunk}, kReturnThunk + 1).bytes, kReturnsByThunk);
+}
+
+TEST(ProbeKind, ReturnThunksKeptMakeEveryProbeInTheFunctionInt3) {
+  EXPECT_EQ(predict_probe_kind({kStart, kReturnsByThunk}, kStart, kThunks).rule, "retpoline-jump");
+}
+
+}  // namespace
+}  // namespace kx

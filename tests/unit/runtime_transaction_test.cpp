@@ -382,3 +382,23 @@ TEST(RunningKernel, KallsymsAddress) {
 
 }  // namespace
 }  // namespace kx
+
+namespace kx {
+namespace {
+
+// X86_FEATURE_RETHUNK is hidden from /proc/cpuinfo: the mitigations that set
+// it say so in sysfs.
+TEST(RunningKernel, ReturnThunksAreInUseWhereAMitigationSaysSo) {
+  auto with = [](std::map<std::string, std::string> files) {
+    return return_thunks_in_use([&](const std::string &n) { return files.count(n) ? files[n] : std::string(); });
+  };
+  EXPECT_TRUE(with({{"retbleed", "Mitigation: untrained return thunk; SMT disabled\n"}}));
+  EXPECT_TRUE(with({{"spec_rstack_overflow", "Mitigation: Safe RET\n"}}));
+  EXPECT_TRUE(with({{"indirect_target_selection", "Mitigation: Aligned branch/return thunks\n"}}));
+  EXPECT_FALSE(with({{"retbleed", "Mitigation: Enhanced IBRS\n"}, {"spec_rstack_overflow", "Not affected\n"}}));
+  EXPECT_FALSE(with({{"retbleed", "Mitigation: IBPB\n"}}));
+  EXPECT_FALSE(with({}));
+}
+
+}  // namespace
+}  // namespace kx
