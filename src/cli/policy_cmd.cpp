@@ -40,6 +40,44 @@ Result<int> gen(const Globals &g, const std::vector<std::string> &keys, const st
   return 0;
 }
 
+// The consts' analysis versions as the scope table has them, for a stamp;
+// refuses a const that is not tunable or named otherwise than by its ID.
+Result<std::map<std::string, std::string>> analyses_of(RuntimeContext &ctx, const std::vector<std::string> &ids) {
+  std::map<std::string, std::string> out;
+  for (auto &id : ids) {
+    KX_ASSIGN(report, const_report(ctx, {}, id));
+    if (report.value("id", "") != id)
+      return make_error("X_TUNE(\"" + id + "\") names " + report.value("id", std::string("?")) +
+                        ": use the scope table's ID (kx list)");
+    if (report.value("status", "") != "tunable")
+      return make_error(id + " is not tunable: " + report.value("reason", std::string("no reason recorded")));
+    out[id] = report.value("analysis", "");
+  }
+  return out;
+}
+
+// kx compile: the policy compiled once, on the build host, stamped with the
+// kernel build and the analyses it is for (docs/bundle.md).
+Result<int> compile(const Globals &g, const std::string &file, std::string out) {
+  KX_ASSIGN(source, read_file(file));
+  auto ids = x_tune_ids(source);
+  if (ids.empty()) return make_error(file + " has no X_TUNE(\"ID\") program (write one with kx gen)");
+  KX_ASSIGN(ctx, open_scope_context(g));
+  KX_ASSIGN(analyses, analyses_of(ctx, ids));
+  if (out.empty()) out = std::filesystem::path(file).stem().string() + ".o";  // plug.bpf.c -> plug.bpf.o
+  KX_ASSIGN(tmp, make_temp_dir(std::filesystem::temp_directory_path(), "kx-policy-"));
+  RemovedOnReturn cleanup{tmp};
+  KX_ASSIGN(obj, compile_x_tune(ctx.profile, file, tmp));
+  PolicyStamp stamp{ctx.kernel.build_id, analyses, std::filesystem::path(file).filename().string(), KX_VERSION};
+  KX_TRY(stamp_x_tune(obj, stamp, out));
+  // What kx apply will check, checked once here.
+  KX_ASSIGN(compiled, inspect_x_tune(out));
+  printf("wrote %s: %zu X-tune(s) for %s (build-id %s); ship it with the bundle, name it in a config: policy = %s\n",
+         out.c_str(), compiled.ids.size(), ctx.profile.name.c_str(), stamp.build_id.c_str(),
+         std::filesystem::path(out).filename().c_str());
+  return 0;
+}
+
 // kx load --dry-run: compiles the policy (so a broken one fails here too)
 // but loads nothing into the kernel: its programs stand in as fd 0.
 Result<int> dry_load(const Globals &g, const std::string &file, TransitionMode mode, const DryRun &dry,
@@ -121,6 +159,17 @@ void add_policy_commands(CLI::App &app, Globals &g, Action &action) {
   gen_cmd->add_option("-o,--output", *out, "the .bpf.c file to write (- for stdout)")->required();
   gen_cmd->callback([&g, &action, keys, out] {
     action = [&g, keys, out]() -> Result<int> { return gen(g, *keys, *out); };
+  });
+
+  auto *compile_cmd = app.add_subcommand(
+      "compile", "compile an X-tune policy once, on the build host, into an object kx apply loads on machines "
+                 "without a compiler (stamped with this kernel build and the consts' analyses)");
+  auto source = std::make_shared<std::string>();
+  auto object = std::make_shared<std::string>();
+  compile_cmd->add_option("file", *source, "the policy (.bpf.c, see kx gen)")->required();
+  compile_cmd->add_option("-o,--output", *object, "the object to write (default: FILE.bpf.o in this directory)");
+  compile_cmd->callback([&g, &action, source, object] {
+    action = [&g, source, object]() -> Result<int> { return compile(g, *source, *object); };
   });
 
   auto *load_cmd = app.add_subcommand(
