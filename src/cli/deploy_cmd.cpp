@@ -128,7 +128,7 @@ Status add_policy(Planned &p, const Bundle &b) {
   if (!fits) return make_error(at + fits.error().message);
   for (auto &id : compiled->ids) {
     for (auto &v : c.values)
-      if (b.report(v.name) && b.report(v.name)->value("id", "") == id)
+      if (auto set = b.report(v.name); set && set->value("id", "") == id)
         return make_error(at + id + " is set on line " + std::to_string(v.line) + " and by the policy: one or the other");
     KX_ASSIGN(r, b.report(id));
     p.requests.push_back({r, 0, 0, 0});  // the programs' fds once loaded
