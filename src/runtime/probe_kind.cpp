@@ -19,6 +19,7 @@ constexpr uint64_t kJumpSize = 5;
 // and insn_jump_into_range look at.
 struct Insn {
   uint64_t addr = 0;
+  bool extable = false;  // has an exception-table entry
   unsigned length = 0;
   unsigned nbytes = 1;  // opcode bytes: 1, 2 (0f xx) or 3 (0f 38 xx, 0f 3a xx)
   uint8_t op = 0;       // the last opcode byte (bytes[0] when nbytes is 1, bytes[1] when 2)
@@ -117,6 +118,12 @@ struct Check {
 
 const std::vector<Check> &checks() {
   static const std::vector<Check> table = {
+      {{"exception-table", "an instruction of the function has an exception-table entry (its fixup may jump "
+                           "into the function): can_optimize/search_exception_tables"},
+       Scope::function,
+       [](const Insn &i, uint64_t, ThunkRange) -> std::string {
+         return i.extable ? "exception-table entry at " + at(i) : "";
+       }},
       {{"indirect-jump", "the function has an indirect jump (jmp *r/m, ljmp): can_optimize/insn_is_indirect_jump"},
        Scope::function,
        [](const Insn &i, uint64_t, ThunkRange) -> std::string {
@@ -215,6 +222,7 @@ ProbePrediction predict_probe_kind(const FunctionCode &fn, uint64_t probe, Thunk
   for (uint64_t off = 0; off < fn.bytes.size();) {
     auto i = decode(fn, off);
     if (!i) return refused(kUndecodable, "at " + hex(fn.start + off));
+    i->extable = std::find(fn.extable.begin(), fn.extable.end(), i->addr) != fn.extable.end();
     insns.push_back(*i);
     off += i->length;
   }

@@ -9,9 +9,9 @@
 // probe_rules(); the prediction is the first row that refuses.
 //
 // Not seen here (the kernel also refuses for them; kx status shows the
-// outcome): exception-table entries in the function, jump-label,
-// alternatives, static-call and ftrace sites overlapping the 5 bytes,
-// another kprobe within them, entry text, and debug.kprobes-optimization=0.
+// outcome): jump-label, alternatives, static-call and ftrace sites
+// overlapping the 5 bytes, another kprobe within them, entry text, and
+// debug.kprobes-optimization=0.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -39,6 +39,8 @@ struct ProbePrediction {
 struct FunctionCode {
   uint64_t start = 0;
   std::vector<uint8_t> bytes;
+  // Instructions with an exception-table entry (a fault there is fixed up).
+  std::vector<uint64_t> extable = {};
 };
 
 // [start, end) of the retpoline thunks (__indirect_thunk_start/_end): a

@@ -109,7 +109,9 @@ ThunkRange thunk_range(const KernelImage &image, uint64_t slide) {
 Status predict_probe(Transaction &t, const KernelImage &image, const std::string &fn, uint64_t addr, uint64_t slide) {
   KX_ASSIGN(start, image.function_start(fn, addr));
   KX_ASSIGN(bytes, image.live_code(fn, start, SIZE_MAX, slide));
-  FunctionCode code{start + slide, std::move(bytes)};
+  KX_ASSIGN(extable, image.exception_sites(fn, start, SIZE_MAX));
+  for (auto &a : extable) a += slide;
+  FunctionCode code{start + slide, std::move(bytes), std::move(extable)};
   if (auto ret = image.symbol("__x86_return_thunk"); ret && !t.return_thunks) code = patch_returns(code, *ret + slide);
   t.predicted[addr + slide] = predict_probe_kind(code, addr + slide, thunk_range(image, slide));
   return {};
@@ -216,6 +218,8 @@ struct VmlinuxImage::Impl {
   mutable std::optional<size_t> percpu;
   // Symbol lookups scan the whole table: each name once per image.
   mutable std::map<std::string, std::optional<uint64_t>> symbols;
+  // The faulting instructions __ex_table names, sorted, read on first use.
+  mutable std::optional<std::vector<uint64_t>> extable;
 
   // The definition of `fn` holding `addr` (names repeat: static functions).
   Result<const ElfSymbol *> function(const std::string &fn, uint64_t addr) const {
@@ -257,6 +261,31 @@ std::optional<uint64_t> VmlinuxImage::symbol(const std::string &name) const {
 // the kernel: absolute references (32, 32S, 64) to symbols other than
 // per-CPU and absolute ones move with it; PC-relative references to
 // per-CPU symbols move the other way; everything else stays.
+Result<std::vector<uint64_t>> VmlinuxImage::exception_sites(const std::string &fn, uint64_t addr, size_t len) const {
+  KX_ASSIGN(func, impl_->function(fn, addr));
+  if (!impl_->extable) {
+    // x86's relative entries (asm/extable.h): {int insn, fixup, data}, each
+    // an offset from the field itself.
+    std::vector<uint64_t> sites;
+    auto start = symbol("__start___ex_table"), stop = symbol("__stop___ex_table");
+    auto sec = impl_->elf.section_index("__ex_table");
+    if (start && stop && sec && *stop > *start) {
+      KX_ASSIGN(bytes, impl_->elf.bytes(*sec, *start, *stop - *start));
+      for (size_t off = 0; off + 12 <= bytes.size(); off += 12) {
+        int32_t rel;
+        memcpy(&rel, bytes.data() + off, sizeof rel);
+        sites.push_back(*start + off + static_cast<int64_t>(rel));
+      }
+    }
+    std::sort(sites.begin(), sites.end());
+    impl_->extable = std::move(sites);
+  }
+  const uint64_t end = std::min<uint64_t>(addr + std::min<uint64_t>(len, func->size), func->value + func->size);
+  auto lo = std::lower_bound(impl_->extable->begin(), impl_->extable->end(), addr);
+  auto hi = std::lower_bound(impl_->extable->begin(), impl_->extable->end(), end);
+  return std::vector<uint64_t>(lo, hi);
+}
+
 Result<std::vector<SlideFixup>> VmlinuxImage::slide_fixups(const std::string &fn, uint64_t addr, size_t len) const {
   KX_ASSIGN(func, impl_->function(fn, addr));
   len = std::min<uint64_t>(len, func->value + func->size - addr);

@@ -47,6 +47,11 @@ class KernelImage {
                                                  uint64_t /*slide*/) const {
     return code(fn, addr, len);
   }
+  // Instructions of `fn` from `addr` on (up to `len` bytes) that have an
+  // exception-table entry: the kprobe optimizer leaves such functions alone.
+  virtual Result<std::vector<uint64_t>> exception_sites(const std::string &, uint64_t, size_t) const {
+    return std::vector<uint64_t>{};
+  }
   // What KASLR relocates in the code of `fn` from `addr` on (up to `len`
   // bytes): what live_code applies, for images carried elsewhere (bundles).
   virtual Result<std::vector<SlideFixup>> slide_fixups(const std::string &, uint64_t, size_t) const {
@@ -67,6 +72,7 @@ class VmlinuxImage : public KernelImage {
   std::string build_id() const;
   uint64_t text_base() const;  // link address of _text
   Result<std::vector<SlideFixup>> slide_fixups(const std::string &fn, uint64_t addr, size_t len) const override;
+  Result<std::vector<uint64_t>> exception_sites(const std::string &fn, uint64_t addr, size_t len) const override;
 
  private:
   struct Impl;

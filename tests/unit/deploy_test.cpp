@@ -12,6 +12,7 @@
 #include "fixture_image.h"
 #include "policy/x_tune.h"
 #include "test_util.h"
+#include "util/hex.h"
 
 namespace kx {
 namespace {
@@ -85,6 +86,32 @@ TEST(DeployBundle, ItsCodePlansTheSameTransactionAsTheKernelImage) {
       EXPECT_EQ(memcmp(&got->safe_spans[i], &want->safe_spans[i], sizeof got->safe_spans[i]), 0);
     }
   }
+}
+
+// The probe-kind prediction sees the exception-table entries the bundle
+// carries as the vmlinux's __ex_table has them.
+class ImageWithFixups : public FixtureImage {
+ public:
+  Result<std::vector<uint64_t>> exception_sites(const std::string &fn, uint64_t addr, size_t len) const override {
+    KX_ASSIGN(start, function_start(fn, addr));  // the first instruction, say a user access
+    if (start >= addr && start - addr < len) return std::vector<uint64_t>{start};
+    return std::vector<uint64_t>{};
+  }
+};
+
+TEST(DeployBundle, ItCarriesTheExceptionTableForTheProbeKinds) {
+  ImageWithFixups img;
+  auto code = code_excerpt(img, fixture_reports());
+  ASSERT_TRUE(code) << code.error().message;
+  auto excerpt = excerpt_image(*code);
+  ASSERT_TRUE(excerpt) << excerpt.error().message;
+  auto t = plan_transaction({{fixture_reports()[0], 8}}, **excerpt, kBuildId, kSlide);
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_FALSE(t->predicted.empty());
+  for (auto &[addr, p] : t->predicted) EXPECT_EQ(p.rule, "exception-table") << hex(addr);
+  // A bundle without the field (made before the prediction) reads as none.
+  for (auto &f : (*code)["functions"]) f.erase("extable");
+  ASSERT_TRUE(excerpt_image(*code));
 }
 
 TEST(DeployBundle, SlideFixupsMoveTheLiveBytes) {

@@ -18,6 +18,7 @@ struct Example {
   std::vector<uint8_t> code;
   uint64_t probe_offset = 0;
   const char *what;
+  std::vector<uint64_t> extable = {};  // offsets
 };
 
 // 90 is a nop: boostable, jumps nowhere.
@@ -38,6 +39,8 @@ const std::vector<Example> &examples() {
       {"", cat(nops(6), {0xe9, 0xf5, 0x0f, 0x00, 0x00}), 0, "a jump to 0x2000 when no thunk range is known"},
       {"function-end", nops(8), 4, "4 bytes from the probe to the end"},
       {"undecodable", cat(nops(8), {0x06}), 0, "push %es does not exist in 64-bit mode"},
+      {"exception-table", cat(nops(8), {0x8b, 0x06}), 0, "mov (%rsi),%eax with a fixup, after the 5 bytes", {8}},
+      {"", cat(nops(8), {0x8b, 0x06}), 0, "the same without a fixup"},
       {"indirect-jump", cat(nops(6), {0xff, 0xe0}), 0, "jmp *%rax anywhere in the function"},
       {"indirect-jump", cat(nops(6), {0xff, 0x20}), 0, "jmp *(%rax)"},
       {"retpoline-jump", cat(nops(6), {0xe9, 0xf5, 0x0f, 0x00, 0x00}), 0, "jmp __x86_indirect_thunk (0x2000)"},
@@ -67,7 +70,9 @@ const std::vector<Example> &examples() {
 TEST(ProbeKind, EachExampleIsPredictedByItsRuleAndNoOther) {
   for (auto &ex : examples()) {
     ThunkRange thunks = std::string(ex.what).find("no thunk range") == std::string::npos ? kThunks : ThunkRange{};
-    auto p = predict_probe_kind({kStart, ex.code}, kStart + ex.probe_offset, thunks);
+    std::vector<uint64_t> extable;
+    for (auto off : ex.extable) extable.push_back(kStart + off);
+    auto p = predict_probe_kind({kStart, ex.code, extable}, kStart + ex.probe_offset, thunks);
     EXPECT_EQ(p.rule, ex.rule) << ex.what << ": " << p.detail;
     EXPECT_EQ(p.optimized, std::string(ex.rule).empty()) << ex.what;
     EXPECT_EQ(p.kind(), p.optimized ? "jump-optimized" : "int3");
