@@ -187,6 +187,8 @@ const std::vector<Check> &checks() {
 const ProbeRule kOutside = {"function-end",
                             "fewer than 5 bytes from the probe to the end of its function: can_optimize"};
 const ProbeRule kUndecodable = {"undecodable", "an instruction of the function does not decode: can_optimize"};
+const ProbeRule kReserved = {"reserved-site", "the replaced bytes cover a jump label, static call or ftrace site: "
+                                              "copy_optimized_instructions (*_text_reserved)"};
 
 ProbePrediction refused(const ProbeRule &r, std::string detail) { return {false, r.name, std::move(detail)}; }
 
@@ -196,6 +198,7 @@ const std::vector<ProbeRule> &probe_rules() {
   static const std::vector<ProbeRule> rules = [] {
     std::vector<ProbeRule> out = {kOutside, kUndecodable};
     for (auto &c : checks()) out.push_back(c.rule);
+    out.push_back(kReserved);
     return out;
   }();
   return rules;
@@ -231,12 +234,17 @@ ProbePrediction predict_probe_kind(const FunctionCode &fn, uint64_t probe, Thunk
       if (c.scope == Scope::function)
         if (auto why = c.test(i, probe, thunks); !why.empty()) return refused(c.rule, why);
   // copy_optimized_instructions: from the probe until 5 bytes are covered.
+  uint64_t region_end = probe;  // one past the last replaced byte
   for (auto &i : insns) {
     if (i.addr < probe || i.addr >= probe + kJumpSize) continue;
     for (auto &c : checks())
       if (c.scope == Scope::region)
         if (auto why = c.test(i, probe, thunks); !why.empty()) return refused(c.rule, why);
+    region_end = i.addr + i.length;
   }
+  // ... then the *_text_reserved checks on [probe, region_end - 1].
+  for (auto &r : fn.reserved)
+    if (r.addr <= region_end - 1 && r.addr + r.size > probe) return refused(kReserved, r.what + " at " + hex(r.addr));
   return {true, "", ""};
 }
 

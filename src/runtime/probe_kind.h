@@ -9,8 +9,8 @@
 // probe_rules(); the prediction is the first row that refuses.
 //
 // Not seen here (the kernel also refuses for them; kx status shows the
-// outcome): jump-label, alternatives, static-call and ftrace sites
-// overlapping the 5 bytes, another kprobe within them, entry text, and
+// outcome): another kprobe within the 5 bytes, entry text, lock prefixes
+// of a kernel booted on one CPU (alternatives_text_reserved), and
 // debug.kprobes-optimization=0.
 #pragma once
 #include <cstdint>
@@ -35,12 +35,22 @@ struct ProbePrediction {
   std::string kind() const { return optimized ? "jump-optimized" : "int3"; }
 };
 
+// Code the kernel patches at run time, which an optimized probe may not
+// cover (copy_optimized_instructions: jump_label_text_reserved,
+// static_call_text_reserved, ftrace_text_reserved).
+struct ReservedSite {
+  uint64_t addr = 0;
+  uint8_t size = 0;
+  std::string what;  // "jump label", "static call", "ftrace"
+};
+
 // The code of the function holding a probe, as the running kernel has it.
 struct FunctionCode {
   uint64_t start = 0;
   std::vector<uint8_t> bytes;
   // Instructions with an exception-table entry (a fault there is fixed up).
   std::vector<uint64_t> extable = {};
+  std::vector<ReservedSite> reserved = {};
 };
 
 // [start, end) of the retpoline thunks (__indirect_thunk_start/_end): a

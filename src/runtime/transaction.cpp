@@ -111,7 +111,9 @@ Status predict_probe(Transaction &t, const KernelImage &image, const std::string
   KX_ASSIGN(bytes, image.live_code(fn, start, SIZE_MAX, slide));
   KX_ASSIGN(extable, image.exception_sites(fn, start, SIZE_MAX));
   for (auto &a : extable) a += slide;
-  FunctionCode code{start + slide, std::move(bytes), std::move(extable)};
+  KX_ASSIGN(reserved, image.reserved_sites(fn, start, SIZE_MAX));
+  for (auto &r : reserved) r.addr += slide;
+  FunctionCode code{start + slide, std::move(bytes), std::move(extable), std::move(reserved)};
   if (auto ret = image.symbol("__x86_return_thunk"); ret && !t.return_thunks) code = patch_returns(code, *ret + slide);
   t.predicted[addr + slide] = predict_probe_kind(code, addr + slide, thunk_range(image, slide));
   return {};
@@ -220,6 +222,20 @@ struct VmlinuxImage::Impl {
   mutable std::map<std::string, std::optional<uint64_t>> symbols;
   // The faulting instructions __ex_table names, sorted, read on first use.
   mutable std::optional<std::vector<uint64_t>> extable;
+  // Jump label, static call and ftrace sites (size 0: a jump label's size
+  // is its instruction's), sorted, read on first use.
+  mutable std::optional<std::vector<ReservedSite>> reserved;
+
+  // The bytes of [start, stop) wherever a data section holds them.
+  Result<std::vector<uint8_t>> table(uint64_t start, uint64_t stop) const {
+    for (const char *name : {".data", ".init.data", ".rodata"}) {
+      auto sec = elf.section_index(name);
+      if (!sec) continue;
+      auto b = elf.bytes(*sec, start, stop - start);
+      if (b) return std::vector<uint8_t>(b->begin(), b->end());
+    }
+    return make_error("no section holds " + hex(start));
+  }
 
   // The definition of `fn` holding `addr` (names repeat: static functions).
   Result<const ElfSymbol *> function(const std::string &fn, uint64_t addr) const {
@@ -284,6 +300,58 @@ Result<std::vector<uint64_t>> VmlinuxImage::exception_sites(const std::string &f
   auto lo = std::lower_bound(impl_->extable->begin(), impl_->extable->end(), addr);
   auto hi = std::lower_bound(impl_->extable->begin(), impl_->extable->end(), end);
   return std::vector<uint64_t>(lo, hi);
+}
+
+namespace {
+
+template <typename T>
+T field(const std::vector<uint8_t> &b, size_t off) {
+  T v;
+  memcpy(&v, b.data() + off, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+Result<std::vector<ReservedSite>> VmlinuxImage::reserved_sites(const std::string &fn, uint64_t addr, size_t len) const {
+  KX_ASSIGN(func, impl_->function(fn, addr));
+  if (!impl_->reserved) {
+    std::vector<ReservedSite> sites;
+    auto read = [&](const char *start, const char *stop, size_t entry, auto add) -> Status {
+      auto a = symbol(start), b = symbol(stop);
+      if (!a || !b || *b <= *a) return {};
+      KX_ASSIGN(bytes, impl_->table(*a, *b));
+      for (size_t off = 0; off + entry <= bytes.size(); off += entry) add(bytes, *a, off);
+      return {};
+    };
+    // struct jump_entry {s32 code; s32 target; long key;}: relative to the field.
+    KX_TRY(read("__start___jump_table", "__stop___jump_table", 16, [&](auto &b, uint64_t base, size_t off) {
+      sites.push_back({base + off + static_cast<int64_t>(field<int32_t>(b, off)), 0, "jump label"});
+    }));
+    // struct static_call_site {s32 addr; s32 key;}: the low 2 bits of addr are flags.
+    KX_TRY(read("__start_static_call_sites", "__stop_static_call_sites", 8, [&](auto &b, uint64_t base, size_t off) {
+      sites.push_back({(base + off + static_cast<int64_t>(field<int32_t>(b, off))) & ~3ull, 5, "static call"});
+    }));
+    // __mcount_loc: absolute addresses of the 5-byte __fentry__ calls.
+    KX_TRY(read("__start_mcount_loc", "__stop_mcount_loc", 8, [&](auto &b, uint64_t, size_t off) {
+      sites.push_back({field<uint64_t>(b, off), 5, "ftrace"});
+    }));
+    std::sort(sites.begin(), sites.end(), [](auto &x, auto &y) { return x.addr < y.addr; });
+    impl_->reserved = std::move(sites);
+  }
+  const uint64_t end = std::min<uint64_t>(addr + std::min<uint64_t>(len, func->size), func->value + func->size);
+  std::vector<ReservedSite> out;
+  for (auto &r : *impl_->reserved) {
+    if (r.addr < addr || r.addr >= end) continue;
+    ReservedSite site = r;
+    if (!site.size) {  // arch_jump_entry_size(): a 2- or 5-byte jmp or nop
+      KX_ASSIGN(insn, impl_->code(*func, site.addr, X_SIE_MAX_INSN));
+      KX_ASSIGN(n, instruction_length(insn));
+      site.size = static_cast<uint8_t>(n);
+    }
+    out.push_back(site);
+  }
+  return out;
 }
 
 Result<std::vector<SlideFixup>> VmlinuxImage::slide_fixups(const std::string &fn, uint64_t addr, size_t len) const {

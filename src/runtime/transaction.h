@@ -52,6 +52,11 @@ class KernelImage {
   virtual Result<std::vector<uint64_t>> exception_sites(const std::string &, uint64_t, size_t) const {
     return std::vector<uint64_t>{};
   }
+  // Sites in `fn` from `addr` on (up to `len` bytes) the kernel patches at
+  // run time: jump labels, static calls, ftrace's call sites.
+  virtual Result<std::vector<ReservedSite>> reserved_sites(const std::string &, uint64_t, size_t) const {
+    return std::vector<ReservedSite>{};
+  }
   // What KASLR relocates in the code of `fn` from `addr` on (up to `len`
   // bytes): what live_code applies, for images carried elsewhere (bundles).
   virtual Result<std::vector<SlideFixup>> slide_fixups(const std::string &, uint64_t, size_t) const {
@@ -73,6 +78,7 @@ class VmlinuxImage : public KernelImage {
   uint64_t text_base() const;  // link address of _text
   Result<std::vector<SlideFixup>> slide_fixups(const std::string &fn, uint64_t addr, size_t len) const override;
   Result<std::vector<uint64_t>> exception_sites(const std::string &fn, uint64_t addr, size_t len) const override;
+  Result<std::vector<ReservedSite>> reserved_sites(const std::string &fn, uint64_t addr, size_t len) const override;
 
  private:
   struct Impl;

@@ -125,5 +125,23 @@ TEST_F(LiveCode, ExceptionSitesAreInstructionsOfTheFunction) {
   EXPECT_TRUE(image->exception_sites("blk_start_plug_nr_ios", *plug, SIZE_MAX)->empty());
 }
 
+// __mcount_loc, __jump_table and .static_call_sites as the prediction reads
+// them: ftrace's call at the start of a traced function (after its endbr64
+// where IBT puts one) is a 5-byte instruction there.
+TEST_F(LiveCode, ReservedSitesIncludeTheFtraceCallOfATracedFunction) {
+  const std::string fn = "blk_start_plug_nr_ios";
+  auto start = image->symbol(fn);
+  ASSERT_TRUE(start);
+  auto sites = image->reserved_sites(fn, *start, SIZE_MAX);
+  ASSERT_TRUE(sites) << sites.error().message;
+  auto ftrace = std::find_if(sites->begin(), sites->end(), [](auto &r) { return r.what == "ftrace"; });
+  ASSERT_NE(ftrace, sites->end());
+  EXPECT_LE(ftrace->addr - *start, 4u);
+  auto code = image->code(fn, ftrace->addr, 16);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*instruction_length(*code), 5u);
+  for (auto &r : *sites) EXPECT_TRUE(r.size == 2 || r.size == 5) << r.what << " at " << hex(r.addr);
+}
+
 }  // namespace
 }  // namespace kx

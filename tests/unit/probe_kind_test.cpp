@@ -19,6 +19,7 @@ struct Example {
   uint64_t probe_offset = 0;
   const char *what;
   std::vector<uint64_t> extable = {};  // offsets
+  std::vector<ReservedSite> reserved = {};  // addr: offset
 };
 
 // 90 is a nop: boostable, jumps nowhere.
@@ -41,6 +42,9 @@ const std::vector<Example> &examples() {
       {"undecodable", cat(nops(8), {0x06}), 0, "push %es does not exist in 64-bit mode"},
       {"exception-table", cat(nops(8), {0x8b, 0x06}), 0, "mov (%rsi),%eax with a fixup, after the 5 bytes", {8}},
       {"", cat(nops(8), {0x8b, 0x06}), 0, "the same without a fixup"},
+      {"reserved-site", cat(nops(3), {0x0f, 0x1f, 0x44, 0x00, 0x00}), 0, "a jump label's nop5 at A+3", {}, {{3, 5, "jump label"}}},
+      {"reserved-site", cat({0xe8, 0, 0, 0, 0}, nops(4)) , 4, "inside an ftrace call before the probe", {}, {{0, 5, "ftrace"}}},
+      {"", cat(nops(5), {0x0f, 0x1f, 0x44, 0x00, 0x00}), 0, "a jump label at A+5, past the replaced bytes", {}, {{5, 5, "jump label"}}},
       {"indirect-jump", cat(nops(6), {0xff, 0xe0}), 0, "jmp *%rax anywhere in the function"},
       {"indirect-jump", cat(nops(6), {0xff, 0x20}), 0, "jmp *(%rax)"},
       {"retpoline-jump", cat(nops(6), {0xe9, 0xf5, 0x0f, 0x00, 0x00}), 0, "jmp __x86_indirect_thunk (0x2000)"},
@@ -72,7 +76,9 @@ TEST(ProbeKind, EachExampleIsPredictedByItsRuleAndNoOther) {
     ThunkRange thunks = std::string(ex.what).find("no thunk range") == std::string::npos ? kThunks : ThunkRange{};
     std::vector<uint64_t> extable;
     for (auto off : ex.extable) extable.push_back(kStart + off);
-    auto p = predict_probe_kind({kStart, ex.code, extable}, kStart + ex.probe_offset, thunks);
+    std::vector<ReservedSite> reserved;
+    for (auto r : ex.reserved) reserved.push_back({kStart + r.addr, r.size, r.what});
+    auto p = predict_probe_kind({kStart, ex.code, extable, reserved}, kStart + ex.probe_offset, thunks);
     EXPECT_EQ(p.rule, ex.rule) << ex.what << ": " << p.detail;
     EXPECT_EQ(p.optimized, std::string(ex.rule).empty()) << ex.what;
     EXPECT_EQ(p.kind(), p.optimized ? "jump-optimized" : "int3");
