@@ -124,38 +124,8 @@ expect_eq "$(rc policy_removed)" 0 "kx apply without the policy config: $(cat "$
 
 # The dry run's predicted kind of every kprobe against what the kernel made.
 expect_eq "$(rc policy_dry)" 0 "kx apply --dry-run --json of the policy: $(cat "$R/policy_dry.out")"
-python3 - "$R/policy_dry.out" "$R/policy.kprobes" > "$R/kinds" <<'PY' || fail "probe kinds: $(cat "$R/kinds")"
-import json, sys
-plan = json.load(open(sys.argv[1]))
-assert plan["addresses"] == "running", "the dry run did not plan at live addresses"
-predicted, critical = {}, set()
-for c in plan["consts"]:
-    for sp in c["critical_spans"]:
-        predicted[int(sp["probe_address"], 16)] = sp["probe_predicted"]["kind"]
-        critical.add(int(sp["probe_address"], 16))
-        if "capture_address" in sp:
-            predicted[int(sp["capture_address"], 16)] = sp["capture_predicted"]["kind"]
-    for ss in c["safe_spans"]:
-        predicted[int(ss["entry"], 16)] = ss["entry_predicted"]["kind"]
-        for e, k in zip(ss["exits"], ss["exits_predicted"]):
-            predicted[int(e, 16)] = k["kind"]
-made = {}
-for line in open(sys.argv[2]):
-    f = line.split()
-    made[int(f[0], 16)] = "jump-optimized" if "[OPTIMIZED]" in line else "int3"
-bad = 0
-for a in sorted(predicted):
-    if a not in made:
-        continue
-    ok = predicted[a] == made[a]
-    bad += not ok
-    print(f"{a:#x}: predicted {predicted[a]}, the kernel made {made[a]}{'' if ok else '  MISMATCH'}")
-missing = critical - set(made)
-if missing:
-    print("critical probes not in the kprobe list:", [hex(a) for a in missing])
-print(f"return thunks in use: {plan['return_thunks']}; {len(set(predicted) & set(made))} probes compared, {bad} mismatched")
-sys.exit(1 if bad or missing else 0)
-PY
+python3 "$HERE/lib/probe_kinds.py" "$R/policy_dry.out" "$R/policy.kprobes" > "$R/kinds" ||
+  fail "probe kinds: $(cat "$R/kinds")"
 cat "$R/kinds"
 no_lab_leftovers
 echo "PASS runtime_bundle"
