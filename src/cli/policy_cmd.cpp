@@ -100,9 +100,44 @@ Result<int> dry_load(const Globals &g, const std::string &file, TransitionMode m
   return 0;
 }
 
+// A policy object from kx compile (FILE.bpf.o) rather than its source.
+bool is_compiled(const std::string &file) { return std::filesystem::path(file).extension() == ".o"; }
+
+// kx load FILE.bpf.o: the object kx compile made, loaded as it will be on
+// the fleet (no compiler); its stamp must be for this profile's kernel and
+// the scope table's analyses of its consts.
+Result<int> load_compiled(const Globals &g, const std::string &file, TransitionMode mode, double settle_s,
+                          const DryRun &dry) {
+  KX_ASSIGN(compiled, inspect_x_tune(file));
+  KX_ASSIGN(ctx, dry.on ? open_plan_context(g) : open_runtime_context(g));
+  KX_ASSIGN(analyses, analyses_of(ctx, compiled.ids));
+  KX_TRY(check_policy_stamp(compiled, ctx.kernel.build_id, analyses, "the scope table of " + ctx.profile.name));
+  std::vector<ConstRequest> requests;
+  std::string what;
+  for (auto &id : compiled.ids) {
+    KX_ASSIGN(report, const_report(ctx, {}, id));
+    requests.push_back({report, 0, 0, 0});  // dry run: the programs stand in as fd 0
+    what += (what.empty() ? "" : ", ") + id;
+  }
+  if (dry.on) {
+    KX_TRY(print_dry_run(ctx, requests, mode, file + " (" + what + ")", dry.json));
+    return 0;
+  }
+  Stopwatch step;
+  KX_ASSIGN(policy, LoadedPolicy::load(file));
+  std::vector<Timing> timings = {{"verify+load", step.ms()}};
+  for (auto &r : requests) {
+    r.policy_fd = policy.programs().at(r.report.value("id", ""));
+    r.slot_fd = policy.slot_fd();
+  }
+  KX_TRY(commit_transaction(ctx, requests, mode, settle_s, file + " (" + what + ")", timings));
+  return 0;
+}
+
 Result<int> load(const Globals &g, const std::string &file, const std::string &transition, double settle_s,
                  const DryRun &dry) {
   KX_ASSIGN(mode, parse_transition_mode(transition));
+  if (is_compiled(file)) return load_compiled(g, file, mode, settle_s, dry);
   KX_ASSIGN(source, read_file(file));
   if (x_tune_ids(source).empty()) return make_error(file + " has no X_TUNE(\"ID\") program (write one with kx gen)");
   if (dry.on) return dry_load(g, file, mode, dry, x_tune_ids(source));
@@ -135,8 +170,14 @@ Result<int> load(const Globals &g, const std::string &file, const std::string &t
 Result<std::string> policy_transaction(const std::string &arg) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(arg, ec)) return arg;
-  KX_ASSIGN(source, read_file(arg));
-  auto ids = x_tune_ids(source);
+  std::vector<std::string> ids;
+  if (is_compiled(arg)) {
+    KX_ASSIGN(compiled, inspect_x_tune(arg));
+    ids = compiled.ids;
+  } else {
+    KX_ASSIGN(source, read_file(arg));
+    ids = x_tune_ids(source);
+  }
   if (ids.empty()) return make_error(arg + " has no X_TUNE(\"ID\") program");
   if (!x_sie_loaded()) return make_error("x-sie.ko is not loaded: nothing to unload");
   KX_ASSIGN(rt, XRuntime::open());
@@ -177,7 +218,7 @@ void add_policy_commands(CLI::App &app, Globals &g, Action &action) {
   auto file = std::make_shared<std::string>();
   auto transition = std::make_shared<std::string>("global");
   auto settle = std::make_shared<double>(5.0);
-  load_cmd->add_option("file", *file, "the policy (.bpf.c, see kx gen)")->required();
+  load_cmd->add_option("file", *file, "the policy (.bpf.c, see kx gen; or .bpf.o from kx compile)")->required();
   add_transition_option(load_cmd, transition);
   load_cmd->add_option("--settle", *settle, "seconds to wait for the kprobe optimizer and the transition")
       ->capture_default_str();
@@ -193,7 +234,8 @@ void add_policy_commands(CLI::App &app, Globals &g, Action &action) {
       "unload", "switch a policy's consts back to their compiled values (safely) and detach it");
   auto what = std::make_shared<std::string>();
   auto opt = std::make_shared<UnloadOptions>();
-  unload_cmd->add_option("what", *what, "a transaction id, the policy file loaded, or a const it holds")->required();
+  unload_cmd->add_option("what", *what, "a transaction id, the policy file loaded (.bpf.c or .bpf.o), or a const it holds")
+      ->required();
   add_unload_options(unload_cmd, opt);
   unload_cmd->callback([&action, what, opt] {
     action = [what, opt]() -> Result<int> {

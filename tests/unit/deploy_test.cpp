@@ -456,6 +456,13 @@ TEST(DeployCli, ApplyTakesACompiledPolicyMadeForTheBundle) {
   ASSERT_TRUE(write_file_atomic(stamp, j.dump()));
   objcopy({"--update-section", ".kernelx.policy=" + stamp, obj, (dir / "foreign.bpf.o").string()});
   refused(b, "policy = foreign.bpf.o\n", "foreign.bpf.o was compiled for kernel build-id " + std::string(40, '0'));
+
+  // kx load takes the same object on the build host, checked the same way.
+  auto load_dry = kx({"load", obj, "--dry-run"});
+  ASSERT_EQ(load_dry.exit_code, 0) << load_dry.output;
+  EXPECT_NE(load_dry.output.find("BLK_MAX_REQUEST_COUNT: set by an X-tune policy"), std::string::npos) << load_dry.output;
+  expect_one_error_line(kx({"load", (dir / "foreign.bpf.o").string(), "--dry-run"}),
+                        "foreign.bpf.o was compiled for kernel build-id " + std::string(40, '0'));
 }
 
 }  // namespace
