@@ -9,6 +9,7 @@
 #include "cli/runtime_common.h"
 #include "deploy/bundle.h"
 #include "deploy/config.h"
+#include "policy/x_tune.h"
 #include "runtime/running_kernel.h"
 #include "util/files.h"
 #include "util/hex.h"
@@ -96,9 +97,90 @@ Result<fs::path> find_bundle(const std::string &given, const std::string &build_
 
 struct Planned {
   ApplyConfig config;
+  std::vector<ConstRequest> requests;
+  std::vector<std::string> policy_ids;  // the consts its policy sets
+  std::optional<LoadedPolicy> policy;   // loaded (verified) before anything is attached
   Transaction t;
   std::string what;
 };
+
+// The consts the bundle holds, by ID, with the analysis each was made by.
+std::map<std::string, std::string> bundle_analyses(const Bundle &b) {
+  std::map<std::string, std::string> out;
+  for (auto &r : b.reports) out[r.value("id", "")] = r.value("analysis", "");
+  return out;
+}
+
+std::string bundle_holds(const Bundle &b) {
+  std::string held;
+  for (auto &[id, a] : bundle_analyses(b)) held += (held.empty() ? "" : ", ") + id;
+  return "the bundle (it holds " + (held.empty() ? "no const" : held) + ")";
+}
+
+// A config's policy: a compiled X-tune made for this bundle's kernel build
+// and analyses; its consts join the file's requests (programs loaded later).
+Status add_policy(Planned &p, const Bundle &b) {
+  const ApplyConfig &c = p.config;
+  const std::string at = c.file.string() + ":" + std::to_string(c.policy_line) + ": ";
+  auto compiled = inspect_x_tune(c.policy);
+  if (!compiled) return make_error(at + compiled.error().message);
+  auto fits = check_policy_stamp(*compiled, b.build_id(), bundle_analyses(b), bundle_holds(b));
+  if (!fits) return make_error(at + fits.error().message);
+  for (auto &id : compiled->ids) {
+    for (auto &v : c.values)
+      if (auto set = b.report(v.name); set && set->value("id", "") == id)
+        return make_error(at + id + " is set on line " + std::to_string(v.line) + " and by the policy: one or the other");
+    KX_ASSIGN(r, b.report(id));
+    p.requests.push_back({r, 0, 0, 0});  // the programs' fds once loaded
+    p.policy_ids.push_back(id);
+  }
+  p.config.policy_sha256 = sha256_hex(compiled->bytes);
+  std::string ids;
+  for (auto &id : compiled->ids) ids += (ids.empty() ? "" : ", ") + id;
+  p.what += (p.what.empty() ? "" : ", ") + std::string("policy ") + c.policy.filename().string() + " (" + ids + ")";
+  return {};
+}
+
+// One config file's transaction, planned from the bundle alone.
+// `thunks`: the running kernel keeps its return thunks (probe kinds).
+Result<Planned> plan_config(const ApplyConfig &c, const Bundle &b, const KernelImage &image, uint64_t slide,
+                            bool thunks) {
+  Planned p{c, {}, {}, std::nullopt, {}, ""};
+  if (c.empty()) return p;
+  for (auto &v : c.values) {
+    auto r = b.report(v.name);
+    if (!r) return make_error(c.file.string() + ":" + std::to_string(v.line) + ": " + r.error().message);
+    p.requests.push_back({*r, v.value});
+    p.what += (p.what.empty() ? "" : ", ") + v.name + "=" + std::to_string(v.value);
+  }
+  if (!c.policy.empty()) KX_TRY(add_policy(p, b));
+  KX_ASSIGN(mode, parse_transition_mode(c.transition));
+  auto t = plan_transaction(p.requests, image, b.build_id(), slide, mode, thunks);
+  if (!t) return make_error(c.file.string() + ": " + t.error().message);
+  p.t = std::move(*t);
+  return p;
+}
+
+// Loads each config's policy (the verifier runs) before anything is
+// attached, then plans its transaction again with the programs' fds.
+Status load_policies(std::vector<Planned> &plans, const Bundle &b, const KernelImage &image, uint64_t slide) {
+  for (auto &p : plans) {
+    if (p.config.policy.empty()) continue;
+    auto loaded = LoadedPolicy::load(p.config.policy);
+    if (!loaded) return make_error(p.config.file.string() + ": " + loaded.error().message);
+    p.policy.emplace(std::move(*loaded));
+    for (auto &r : p.requests) {
+      auto fd = p.policy->programs().find(r.report.value("id", ""));
+      if (fd == p.policy->programs().end()) continue;
+      r.policy_fd = fd->second, r.slot_fd = p.policy->slot_fd();
+    }
+    KX_ASSIGN(mode, parse_transition_mode(p.config.transition));
+    auto t = plan_transaction(p.requests, image, b.build_id(), slide, mode);
+    if (!t) return make_error(p.config.file.string() + ": " + t.error().message);
+    p.t = std::move(*t);
+  }
+  return {};
+}
 
 // What kx apply applied, per config file: the config's key, the bundle's
 // build-id and the transaction holding it.
@@ -116,18 +198,19 @@ Status write_state(const nlohmann::json &state) {
   return write_file_atomic(run_dir() / "state.json", state.dump(2) + "\n");
 }
 
-// Is transaction `tx` active holding exactly `names`?
-bool holds(const RuntimeStatus &st, uint32_t tx, const std::vector<ConfigValue> &values) {
+// Is transaction `tx` active holding exactly the consts of `p`: its values,
+// and its policy's consts set by a policy?
+bool holds(const RuntimeStatus &st, uint32_t tx, const Planned &p) {
   auto consts = active_consts(st);
   size_t n = 0;
   for (auto &c : consts)
     if (c.tx == tx) {
       ++n;
-      bool wanted = false;
-      for (auto &v : values) wanted = wanted || (v.name == c.name && !c.policy && v.value == c.value);
+      bool wanted = c.policy && std::count(p.policy_ids.begin(), p.policy_ids.end(), c.name);
+      for (auto &v : p.config.values) wanted = wanted || (v.name == c.name && !c.policy && v.value == c.value);
       if (!wanted) return false;
     }
-  return n == values.size() && n > 0;
+  return n == p.config.values.size() + p.policy_ids.size() && n > 0;
 }
 
 Result<int> apply(const std::string &bundle_arg, const std::string &config, bool dry, bool json, double settle_s,
@@ -159,33 +242,19 @@ Result<int> apply(const std::string &bundle_arg, const std::string &config, bool
   // Every file is planned before anything is attached: a bad one refuses all.
   std::vector<Planned> plans;
   for (auto &c : configs) {
-    Planned p{c, {}, ""};
-    if (c.values.empty()) {
-      plans.push_back(p);
-      continue;
-    }
-    std::vector<ConstRequest> requests;
-    for (auto &v : c.values) {
-      auto r = b.report(v.name);
-      if (!r) return make_error(c.file.string() + ":" + std::to_string(v.line) + ": " + r.error().message);
-      requests.push_back({*r, v.value});
-      p.what += (p.what.empty() ? "" : ", ") + v.name + "=" + std::to_string(v.value);
-    }
-    KX_ASSIGN(mode, parse_transition_mode(c.transition));
-    auto t = plan_transaction(requests, *image, b.build_id(), place.slide, mode);
-    if (!t) return make_error(c.file.string() + ": " + t.error().message);
-    p.t = std::move(*t);
+    KX_ASSIGN(p, plan_config(c, b, *image, place.slide, place.not_running.empty() && return_thunks_in_use()));
     plans.push_back(std::move(p));
   }
   if (dry) {
     for (auto &p : plans) {
-      if (p.config.values.empty())
+      if (p.config.empty())
         printf("dry run: %s names no const: any transaction it had is detached\n", p.config.file.c_str());
       else
         print_plan(p.t, place, p.config.file.string() + ": " + p.what, json);
     }
     return 0;
   }
+  KX_TRY(load_policies(plans, b, *image, place.slide));
 
   // The bundle's module, unless one is loaded already.
   if (!x_sie_loaded()) {
@@ -208,7 +277,7 @@ Result<int> apply(const std::string &bundle_arg, const std::string &config, bool
       uint32_t tx = prev.value("transaction", 0u);
       bool active = std::any_of(st.txs.begin(), st.txs.end(), [&](auto &x) { return x.tx == tx; });
       if (active && prev.value("key", "") == p.config.key() && prev.value("build_id", "") == b.build_id() &&
-          holds(st, tx, p.config.values)) {
+          holds(st, tx, p)) {
         printf("%s: unchanged (transaction %u)\n", file.c_str(), tx);
         continue;
       }
@@ -221,7 +290,7 @@ Result<int> apply(const std::string &bundle_arg, const std::string &config, bool
       printf("%s: transaction %u detached\n", file.c_str(), *old);
     }
     applied.erase(file);
-    if (p.config.values.empty()) {
+    if (p.config.empty()) {
       KX_TRY(write_state(state));
       continue;
     }

@@ -174,10 +174,23 @@ void print_active_consts(const RuntimeStatus &st) {
 
 Status print_dry_run(RuntimeContext &ctx, const std::vector<ConstRequest> &requests, TransitionMode mode,
                      const std::string &what, bool json) {
-  KX_ASSIGN(t, plan_transaction(requests, *ctx.image, ctx.build_id, ctx.slide, mode));
+  const bool thunks = ctx.not_running.empty() && return_thunks_in_use();
+  KX_ASSIGN(t, plan_transaction(requests, *ctx.image, ctx.build_id, ctx.slide, mode, thunks));
   print_plan(t, {ctx.profile.name, ctx.build_id, ctx.slide, ctx.not_running}, what, json);
   return {};
 }
+
+namespace {
+
+// "(jump-optimized)" or "(int3: RULE, DETAIL)": the predicted kprobe kind.
+std::string predicted_text(const nlohmann::json &p) {
+  if (!p.is_object()) return "(kind unknown)";
+  std::string kind = p.value("kind", "?");
+  if (!p.contains("rule")) return "(" + kind + ")";
+  return "(" + kind + ": " + p.value("rule", "") + ", " + p.value("detail", "") + ")";
+}
+
+}  // namespace
 
 void print_plan(const Transaction &t, const PlanPlace &place, const std::string &what, bool json) {
   nlohmann::json plan = plan_json(t, place.slide);
@@ -207,24 +220,30 @@ void print_plan(const Transaction &t, const PlanPlace &place, const std::string 
              c["value"].get<long long>(), c["proven_range"][0].get<long long>(), c["proven_range"][1].get<long long>(),
              c["compiled_value"].get<long long>());
     for (auto &sp : c["critical_spans"]) {
-      printf("  critical span %-28s %-9s probe %s [%s]", sp["label"].get<std::string>().c_str(),
+      printf("  critical span %-28s %-9s probe %s [%s] %s", sp["label"].get<std::string>().c_str(),
              sp["kind"].get<std::string>().c_str(), sp["probe_address"].get<std::string>().c_str(),
-             sp["probe_bytes"].get<std::string>().c_str());
+             sp["probe_bytes"].get<std::string>().c_str(), predicted_text(sp["probe_predicted"]).c_str());
       if (sp.contains("capture_address"))
-        printf(", capture %s [%s]", sp["capture_address"].get<std::string>().c_str(),
-               sp["capture_bytes"].get<std::string>().c_str());
+        printf(", capture %s [%s] %s", sp["capture_address"].get<std::string>().c_str(),
+               sp["capture_bytes"].get<std::string>().c_str(), predicted_text(sp["capture_predicted"]).c_str());
       if (sp["path"] == "static")
         printf("; static path: its immediate is rewritten once every task runs the new value");
       printf("\n");
     }
     for (auto &ss : c["safe_spans"]) {
       std::string exits;
-      for (auto &e : ss["exits"]) exits += " " + e.get<std::string>();
-      printf("  safe span entry %s, exits%s, %zu code range(s)\n", ss["entry"].get<std::string>().c_str(),
-             exits.c_str(), ss["ranges"].size());
+      for (size_t e = 0; e < ss["exits"].size(); ++e)
+        exits += " " + ss["exits"][e].get<std::string>() + " " + predicted_text(ss["exits_predicted"][e]);
+      printf("  safe span entry %s %s, exits%s, %zu code range(s)\n", ss["entry"].get<std::string>().c_str(),
+             predicted_text(ss["entry_predicted"]).c_str(), exits.c_str(), ss["ranges"].size());
     }
     if (c["safe_spans"].empty()) printf("  no safe-span monitors (transition immediate)\n");
   }
+  printf("probe kinds: predicted by Linux 6.1's x86 optprobe rules on the code, with return thunks %s "
+         "(kx status shows what the kernel made)\n",
+         t.return_thunks                ? "in use"
+         : place.not_running.empty() ? "patched out"
+                                     : "patched out (assumed: not the running kernel)");
   for (auto &n : t.notes) printf("note: %s\n", n.c_str());
 }
 

@@ -74,6 +74,8 @@ class ExcerptImage : public KernelImage {
     uint64_t start = 0;
     std::vector<uint8_t> bytes;
     std::vector<SlideFixup> fixups;
+    std::vector<uint64_t> extable;  // offsets of instructions with an exception-table entry
+    std::vector<ReservedSite> reserved;  // addr: offset
   };
   std::vector<Fn> fns;
   std::map<std::string, uint64_t> symbols;
@@ -96,6 +98,20 @@ class ExcerptImage : public KernelImage {
     auto it = symbols.find(name);
     if (it == symbols.end()) return std::nullopt;
     return it->second;
+  }
+  Result<std::vector<uint64_t>> exception_sites(const std::string &fn, uint64_t addr, size_t len) const override {
+    KX_ASSIGN(f, find(fn, addr));
+    std::vector<uint64_t> out;
+    for (auto off : f->extable)
+      if (f->start + off >= addr && f->start + off - addr < len) out.push_back(f->start + off);
+    return out;
+  }
+  Result<std::vector<ReservedSite>> reserved_sites(const std::string &fn, uint64_t addr, size_t len) const override {
+    KX_ASSIGN(f, find(fn, addr));
+    std::vector<ReservedSite> out;
+    for (auto r : f->reserved)
+      if (f->start + r.addr >= addr && f->start + r.addr - addr < len) out.push_back({f->start + r.addr, r.size, r.what});
+    return out;
   }
   Result<std::vector<uint8_t>> live_code(const std::string &fn, uint64_t addr, size_t len,
                                          uint64_t slide) const override {
@@ -162,10 +178,21 @@ Result<nlohmann::json> code_excerpt(const KernelImage &image, const std::vector<
     KX_ASSIGN(fixups, image.slide_fixups(fn, start, bytes.size()));
     nlohmann::json fx = nlohmann::json::array();
     for (auto &f : fixups) fx.push_back({f.offset, f.width, f.sign});
-    fns.push_back({{"name", fn}, {"start", hex(start)}, {"bytes", bytes_hex(bytes)}, {"fixups", fx}});
+    KX_ASSIGN(sites, image.exception_sites(fn, start, bytes.size()));
+    nlohmann::json extable = nlohmann::json::array();
+    for (auto a : sites) extable.push_back(a - start);
+    KX_ASSIGN(patched, image.reserved_sites(fn, start, bytes.size()));
+    nlohmann::json reserved = nlohmann::json::array();
+    for (auto &r : patched) reserved.push_back({r.addr - start, r.size, r.what});
+    fns.push_back({{"name", fn},
+                   {"start", hex(start)},
+                   {"bytes", bytes_hex(bytes)},
+                   {"fixups", fx},
+                   {"extable", extable},
+                   {"reserved", reserved}});
   }
   nlohmann::json symbols = nlohmann::json::object();
-  for (const char *s : {"__x86_return_thunk"})
+  for (const char *s : {"__x86_return_thunk", "__indirect_thunk_start", "__indirect_thunk_end"})
     if (auto a = image.symbol(s)) symbols[s] = hex(*a);
   return nlohmann::json{{"functions", fns}, {"symbols", symbols}};
 }
@@ -185,6 +212,16 @@ Result<std::unique_ptr<KernelImage>> excerpt_image(const nlohmann::json &code) {
         if ((s.width != 4 && s.width != 8) || (s.sign != 1 && s.sign != -1) || s.offset + s.width > x.bytes.size())
           return make_error("a bad fixup in " + x.name);
         x.fixups.push_back(s);
+      }
+      // Bundles from before the probe-kind prediction have none.
+      for (auto &off : f.value("extable", nlohmann::json::array())) {
+        if (off.get<uint64_t>() >= x.bytes.size()) return make_error("a bad exception-table offset in " + x.name);
+        x.extable.push_back(off.get<uint64_t>());
+      }
+      for (auto &r : f.value("reserved", nlohmann::json::array())) {
+        ReservedSite site{r.at(0).get<uint64_t>(), r.at(1).get<uint8_t>(), r.at(2).get<std::string>()};
+        if (site.addr >= x.bytes.size() || !site.size) return make_error("a bad reserved site in " + x.name);
+        x.reserved.push_back(site);
       }
       img->fns.push_back(std::move(x));
     }

@@ -25,6 +25,7 @@ std::string ApplyConfig::key() const {
   for (auto &v : values) sorted[v.name] = v.value;
   std::string k = "transition=" + transition;
   for (auto &[n, v] : sorted) k += ";" + n + "=" + std::to_string(v);
+  if (!policy.empty()) k += ";policy=" + policy.string() + "@" + policy_sha256;
   return k;
 }
 
@@ -51,7 +52,11 @@ Result<ApplyConfig> parse_config(const std::string &text, const fs::path &file) 
       c.transition = value, transition_set = true;
       continue;
     }
-    if (name == "policy") return make_error(at + "policy files are not supported by kx apply yet (use kx load)");
+    if (name == "policy") {
+      if (!c.policy.empty()) return make_error(at + "policy is given twice (first on line " + std::to_string(c.policy_line) + ")");
+      c.policy = (file.parent_path() / value).lexically_normal(), c.policy_line = n;
+      continue;
+    }
     if (name.find_first_of(" \t") != std::string::npos) return make_error(at + "'" + name + "' is not a const name");
     ConfigValue v{name, 0, n};
     try {

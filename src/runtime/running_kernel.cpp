@@ -65,4 +65,22 @@ Result<RunningKernel> inspect_running_kernel(uint64_t text_base) {
   return k;
 }
 
+bool return_thunks_in_use(const std::function<std::string(const std::string &)> &read) {
+  static const std::pair<const char *, const char *> kSetBy[] = {
+      {"retbleed", "untrained return thunk"},
+      {"spec_rstack_overflow", "Safe RET"},
+      {"indirect_target_selection", "Aligned branch/return thunks"},
+  };
+  for (auto &[file, mitigation] : kSetBy)
+    if (read(file).find(mitigation) != std::string::npos) return true;
+  return false;
+}
+
+bool return_thunks_in_use() {
+  return return_thunks_in_use([](const std::string &name) {
+    auto text = read_file("/sys/devices/system/cpu/vulnerabilities/" + name);
+    return text ? *text : std::string();
+  });
+}
+
 }  // namespace kx

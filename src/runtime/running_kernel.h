@@ -4,6 +4,7 @@
 // /proc/kallsyms against the link address of `_text`).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "util/result.h"
@@ -28,5 +29,13 @@ struct RunningKernel {
 // Reads /sys/kernel/notes and /proc/kallsyms; `text_base` is the link
 // address of `_text` in the analysed vmlinux.
 Result<RunningKernel> inspect_running_kernel(uint64_t text_base = kDefaultTextBase);
+
+// Whether the kernel keeps its return thunks (X86_FEATURE_RETHUNK, which
+// /proc/cpuinfo hides), from the mitigations that set it in Linux 6.1's
+// bugs.c as sysfs names them: retbleed "untrained return thunk", SRSO "Safe
+// RET", ITS "Aligned branch/return thunks". `read(name)` gives the text of
+// /sys/devices/system/cpu/vulnerabilities/NAME ("" if absent).
+bool return_thunks_in_use(const std::function<std::string(const std::string &)> &read);
+bool return_thunks_in_use();  // of this machine
 
 }  // namespace kx

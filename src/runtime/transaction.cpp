@@ -91,6 +91,29 @@ Status check_straight_line(const KernelImage &image, const std::string &fn, uint
   return {};
 }
 
+// Where the retpoline thunks are once KASLR moved the kernel: a jump there
+// is an indirect jump to the kprobe optimizer.
+ThunkRange thunk_range(const KernelImage &image, uint64_t slide) {
+  auto start = image.symbol("__indirect_thunk_start"), end = image.symbol("__indirect_thunk_end");
+  if (!start || !end) return {};
+  return {*start + slide, *end + slide};
+}
+
+// Predicts the kprobe kind at `addr` (link address) in `fn` from the code
+// the running kernel has there.
+Status predict_probe(Transaction &t, const KernelImage &image, const std::string &fn, uint64_t addr, uint64_t slide) {
+  KX_ASSIGN(start, image.function_start(fn, addr));
+  KX_ASSIGN(bytes, image.live_code(fn, start, SIZE_MAX, slide));
+  KX_ASSIGN(extable, image.exception_sites(fn, start, SIZE_MAX));
+  for (auto &a : extable) a += slide;
+  KX_ASSIGN(reserved, image.reserved_sites(fn, start, SIZE_MAX));
+  for (auto &r : reserved) r.addr += slide;
+  FunctionCode code{start + slide, std::move(bytes), std::move(extable), std::move(reserved)};
+  if (auto ret = image.symbol("__x86_return_thunk"); ret && !t.return_thunks) code = patch_returns(code, *ret + slide);
+  t.predicted[addr + slide] = predict_probe_kind(code, addr + slide, thunk_range(image, slide));
+  return {};
+}
+
 // The monitors of a const's safe spans: entry and exit sites with their
 // bytes, and the code ranges stack inspection looks for.
 Status plan_safe_spans(Transaction &t, const nlohmann::json &r, uint32_t ci, const KernelImage &image,
@@ -120,9 +143,11 @@ Status plan_safe_spans(Transaction &t, const nlohmann::json &r, uint32_t ci, con
     x.const_index = ci;
     KX_ASSIGN(esite, site_at(image, fn, entry, slide));
     x.entry = esite;
+    KX_TRY(predict_probe(t, image, fn, entry, slide));
     for (auto &e : exits) {
       KX_ASSIGN(a, parse_address(e, "safe-span exit"));
       KX_ASSIGN(site, site_at(image, fn, a, slide));
+      KX_TRY(predict_probe(t, image, fn, a, slide));
       x.exits[x.n_exits++] = site;
     }
     for (auto &rg : ranges) {
@@ -190,6 +215,22 @@ struct VmlinuxImage::Impl {
   mutable std::optional<size_t> percpu;
   // Symbol lookups scan the whole table: each name once per image.
   mutable std::map<std::string, std::optional<uint64_t>> symbols;
+  // The faulting instructions __ex_table names, sorted, read on first use.
+  mutable std::optional<std::vector<uint64_t>> extable;
+  // Jump label, static call and ftrace sites (size 0: a jump label's size
+  // is its instruction's), sorted, read on first use.
+  mutable std::optional<std::vector<ReservedSite>> reserved;
+
+  // The bytes of [start, stop) wherever a data section holds them.
+  Result<std::vector<uint8_t>> table(uint64_t start, uint64_t stop) const {
+    for (const char *name : {".data", ".init.data", ".rodata"}) {
+      auto sec = elf.section_index(name);
+      if (!sec) continue;
+      auto b = elf.bytes(*sec, start, stop - start);
+      if (b) return std::vector<uint8_t>(b->begin(), b->end());
+    }
+    return make_error("no section holds " + hex(start));
+  }
 
   // The definition of `fn` holding `addr` (names repeat: static functions).
   Result<const ElfSymbol *> function(const std::string &fn, uint64_t addr) const {
@@ -231,6 +272,83 @@ std::optional<uint64_t> VmlinuxImage::symbol(const std::string &name) const {
 // the kernel: absolute references (32, 32S, 64) to symbols other than
 // per-CPU and absolute ones move with it; PC-relative references to
 // per-CPU symbols move the other way; everything else stays.
+Result<std::vector<uint64_t>> VmlinuxImage::exception_sites(const std::string &fn, uint64_t addr, size_t len) const {
+  KX_ASSIGN(func, impl_->function(fn, addr));
+  if (!impl_->extable) {
+    // x86's relative entries (asm/extable.h): {int insn, fixup, data}, each
+    // an offset from the field itself.
+    std::vector<uint64_t> sites;
+    auto start = symbol("__start___ex_table"), stop = symbol("__stop___ex_table");
+    auto sec = impl_->elf.section_index("__ex_table");
+    if (start && stop && sec && *stop > *start) {
+      KX_ASSIGN(bytes, impl_->elf.bytes(*sec, *start, *stop - *start));
+      for (size_t off = 0; off + 12 <= bytes.size(); off += 12) {
+        int32_t rel;
+        memcpy(&rel, bytes.data() + off, sizeof rel);
+        sites.push_back(*start + off + static_cast<int64_t>(rel));
+      }
+    }
+    std::sort(sites.begin(), sites.end());
+    impl_->extable = std::move(sites);
+  }
+  const uint64_t end = std::min<uint64_t>(addr + std::min<uint64_t>(len, func->size), func->value + func->size);
+  auto lo = std::lower_bound(impl_->extable->begin(), impl_->extable->end(), addr);
+  auto hi = std::lower_bound(impl_->extable->begin(), impl_->extable->end(), end);
+  return std::vector<uint64_t>(lo, hi);
+}
+
+namespace {
+
+template <typename T>
+T field(const std::vector<uint8_t> &b, size_t off) {
+  T v;
+  memcpy(&v, b.data() + off, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+Result<std::vector<ReservedSite>> VmlinuxImage::reserved_sites(const std::string &fn, uint64_t addr, size_t len) const {
+  KX_ASSIGN(func, impl_->function(fn, addr));
+  if (!impl_->reserved) {
+    std::vector<ReservedSite> sites;
+    auto read = [&](const char *start, const char *stop, size_t entry, auto add) -> Status {
+      auto a = symbol(start), b = symbol(stop);
+      if (!a || !b || *b <= *a) return {};
+      KX_ASSIGN(bytes, impl_->table(*a, *b));
+      for (size_t off = 0; off + entry <= bytes.size(); off += entry) add(bytes, *a, off);
+      return {};
+    };
+    // struct jump_entry {s32 code; s32 target; long key;}: relative to the field.
+    KX_TRY(read("__start___jump_table", "__stop___jump_table", 16, [&](auto &b, uint64_t base, size_t off) {
+      sites.push_back({base + off + static_cast<int64_t>(field<int32_t>(b, off)), 0, "jump label"});
+    }));
+    // struct static_call_site {s32 addr; s32 key;}: the low 2 bits of addr are flags.
+    KX_TRY(read("__start_static_call_sites", "__stop_static_call_sites", 8, [&](auto &b, uint64_t base, size_t off) {
+      sites.push_back({(base + off + static_cast<int64_t>(field<int32_t>(b, off))) & ~3ull, 5, "static call"});
+    }));
+    // __mcount_loc: absolute addresses of the 5-byte __fentry__ calls.
+    KX_TRY(read("__start_mcount_loc", "__stop_mcount_loc", 8, [&](auto &b, uint64_t, size_t off) {
+      sites.push_back({field<uint64_t>(b, off), 5, "ftrace"});
+    }));
+    std::sort(sites.begin(), sites.end(), [](auto &x, auto &y) { return x.addr < y.addr; });
+    impl_->reserved = std::move(sites);
+  }
+  const uint64_t end = std::min<uint64_t>(addr + std::min<uint64_t>(len, func->size), func->value + func->size);
+  std::vector<ReservedSite> out;
+  for (auto &r : *impl_->reserved) {
+    if (r.addr < addr || r.addr >= end) continue;
+    ReservedSite site = r;
+    if (!site.size) {  // arch_jump_entry_size(): a 2- or 5-byte jmp or nop
+      KX_ASSIGN(insn, impl_->code(*func, site.addr, X_SIE_MAX_INSN));
+      KX_ASSIGN(n, instruction_length(insn));
+      site.size = static_cast<uint8_t>(n);
+    }
+    out.push_back(site);
+  }
+  return out;
+}
+
 Result<std::vector<SlideFixup>> VmlinuxImage::slide_fixups(const std::string &fn, uint64_t addr, size_t len) const {
   KX_ASSIGN(func, impl_->function(fn, addr));
   len = std::min<uint64_t>(len, func->value + func->size - addr);
@@ -404,6 +522,7 @@ Status plan_span(Transaction &t, const ConstRequest &req, uint32_t ci, const nlo
   x.kind = kind;
   KX_ASSIGN(psite, site_at(image, fn, probe, slide));
   x.probe = psite;
+  KX_TRY(predict_probe(t, image, fn, probe, slide));
   PlannedSpan planned{label, s.value("kind", ""), probe + slide, 0};
   if (has_capture) {
     KX_ASSIGN(capture, parse_address(s["capture_address"], "capture_address"));
@@ -411,6 +530,7 @@ Status plan_span(Transaction &t, const ConstRequest &req, uint32_t ci, const nlo
     if (!straight) return make_error(id + ": span " + label + ": " + straight.error().message);
     KX_ASSIGN(csite, site_at(image, fn, capture, slide));
     x.capture = csite;
+    KX_TRY(predict_probe(t, image, fn, capture, slide));
     planned.capture = capture + slide;
   }
   // Two updates on one probe would run in kprobe-list order, each on the
@@ -434,9 +554,11 @@ Status plan_span(Transaction &t, const ConstRequest &req, uint32_t ci, const nlo
 }  // namespace
 
 Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
-                                     const std::string &running_build_id, uint64_t slide, TransitionMode mode) {
+                                     const std::string &running_build_id, uint64_t slide, TransitionMode mode,
+                                     bool return_thunks) {
   Transaction t;
   t.build_id = running_build_id;
+  t.return_thunks = return_thunks;
   t.transition = mode == TransitionMode::global       ? X_SIE_TRANS_GLOBAL
                  : mode == TransitionMode::per_thread ? X_SIE_TRANS_PER_THREAD
                                                       : X_SIE_TRANS_IMMEDIATE;
@@ -459,6 +581,15 @@ Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, co
 }
 
 namespace {
+
+// {"kind": "jump-optimized"|"int3", "rule", "detail"} of the probe at `addr`.
+nlohmann::json predicted_json(const Transaction &t, uint64_t addr) {
+  auto it = t.predicted.find(addr);
+  if (it == t.predicted.end()) return nullptr;
+  nlohmann::json j = {{"kind", it->second.kind()}};
+  if (!it->second.optimized) j["rule"] = it->second.rule, j["detail"] = it->second.detail;
+  return j;
+}
 
 std::string site_bytes(const x_sie_site &s) {
   std::string out;
@@ -491,26 +622,37 @@ nlohmann::json plan_json(const Transaction &t, uint64_t slide) {
                           {"kind", p.kind},
                           {"probe_address", hex(p.probe)},
                           {"probe_bytes", site_bytes(t.spans[i].probe)},
+                          {"probe_predicted", predicted_json(t, p.probe)},
                           {"update_nodes", t.spans[i].prog.n_nodes},
                           {"path", t.spans[i].patch.len ? "static" : "probe"}};
       if (!p.static_why.empty()) s["static_why_not"] = p.static_why;
       if (p.capture) {
         s["capture_address"] = hex(p.capture);
         s["capture_bytes"] = site_bytes(t.spans[i].capture);
+        s["capture_predicted"] = predicted_json(t, p.capture);
       }
       j["critical_spans"].push_back(s);
     }
     for (auto &ss : t.safe_spans) {
       if (ss.const_index != ci) continue;
-      nlohmann::json exits = nlohmann::json::array(), ranges = nlohmann::json::array();
-      for (unsigned e = 0; e < ss.n_exits; ++e) exits.push_back(hex(ss.exits[e].addr));
+      nlohmann::json exits = nlohmann::json::array(), ranges = nlohmann::json::array(),
+                     exits_predicted = nlohmann::json::array();
+      for (unsigned e = 0; e < ss.n_exits; ++e) {
+        exits.push_back(hex(ss.exits[e].addr));
+        exits_predicted.push_back(predicted_json(t, ss.exits[e].addr));
+      }
       for (unsigned r = 0; r < ss.n_ranges; ++r) ranges.push_back({hex(ss.ranges[r][0]), hex(ss.ranges[r][1])});
-      j["safe_spans"].push_back({{"entry", hex(ss.entry.addr)}, {"exits", exits}, {"ranges", ranges}});
+      j["safe_spans"].push_back({{"entry", hex(ss.entry.addr)},
+                                 {"entry_predicted", predicted_json(t, ss.entry.addr)},
+                                 {"exits", exits},
+                                 {"exits_predicted", exits_predicted},
+                                 {"ranges", ranges}});
     }
     consts.push_back(j);
   }
   return {{"build_id", t.build_id},
           {"slide", hex(slide)},
+          {"return_thunks", t.return_thunks},
           {"transition", transition_mode_name(t.transition)},
           {"consts", consts},
           {"notes", t.notes}};

@@ -7,12 +7,14 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "runtime/probe_kind.h"
 #include "util/result.h"
 #include "x_sie_uapi.h"
 
@@ -45,6 +47,16 @@ class KernelImage {
                                                  uint64_t /*slide*/) const {
     return code(fn, addr, len);
   }
+  // Instructions of `fn` from `addr` on (up to `len` bytes) that have an
+  // exception-table entry: the kprobe optimizer leaves such functions alone.
+  virtual Result<std::vector<uint64_t>> exception_sites(const std::string &, uint64_t, size_t) const {
+    return std::vector<uint64_t>{};
+  }
+  // Sites in `fn` from `addr` on (up to `len` bytes) the kernel patches at
+  // run time: jump labels, static calls, ftrace's call sites.
+  virtual Result<std::vector<ReservedSite>> reserved_sites(const std::string &, uint64_t, size_t) const {
+    return std::vector<ReservedSite>{};
+  }
   // What KASLR relocates in the code of `fn` from `addr` on (up to `len`
   // bytes): what live_code applies, for images carried elsewhere (bundles).
   virtual Result<std::vector<SlideFixup>> slide_fixups(const std::string &, uint64_t, size_t) const {
@@ -65,6 +77,8 @@ class VmlinuxImage : public KernelImage {
   std::string build_id() const;
   uint64_t text_base() const;  // link address of _text
   Result<std::vector<SlideFixup>> slide_fixups(const std::string &fn, uint64_t addr, size_t len) const override;
+  Result<std::vector<uint64_t>> exception_sites(const std::string &fn, uint64_t addr, size_t len) const override;
+  Result<std::vector<ReservedSite>> reserved_sites(const std::string &fn, uint64_t addr, size_t len) const override;
 
  private:
   struct Impl;
@@ -103,6 +117,10 @@ struct Transaction {
   std::vector<x_sie_ss> safe_spans;  // their monitors (none when immediate)
   uint32_t transition = X_SIE_TRANS_GLOBAL;
   std::string build_id;              // of the kernel it was planned for (hex); x-sie.ko checks it
+  // The kprobe kind the kernel is predicted to make at each probe, capture
+  // and monitor (runtime address): dry runs print it (runtime/probe_kind.h).
+  std::map<uint64_t, ProbePrediction> predicted;
+  bool return_thunks = false;  // what the predictions assumed
   std::vector<std::string> notes;    // for the user (e.g. "the value is T")
 };
 
@@ -113,14 +131,18 @@ struct Transaction {
 // its update (captures are matched by frame), and, unless immediate, a const
 // without safe spans or with one the monitors cannot cover (no exit, too
 // many exits or ranges, a point that is not probe-able).
+// `return_thunks`: whether the kernel runs with its return thunks (see
+// patch_returns), for the predicted probe kinds.
 Result<Transaction> plan_transaction(const std::vector<ConstRequest> &consts, const KernelImage &image,
                                      const std::string &running_build_id, uint64_t slide,
-                                     TransitionMode mode = TransitionMode::global);
+                                     TransitionMode mode = TransitionMode::global, bool return_thunks = false);
 
 // kx set/load --dry-run: what x-sie.ko would be given, for people: per
 // const its value (or policy), compiled value and proven range; per critical
 // span its label, kind, probe (and capture) address and instruction; per
-// safe span the monitored entry and exits; the transition and the notes.
+// safe span the monitored entry and exits; per probe the predicted kprobe
+// kind (jump-optimized or int3, and the kernel's rule when int3); the
+// transition and the notes.
 nlohmann::json plan_json(const Transaction &t, uint64_t slide);
 
 // Length of the x86-64 instruction at the start of `code`.

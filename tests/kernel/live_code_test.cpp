@@ -8,6 +8,7 @@
 #include "kernel/tree_cache.h"
 #include "runtime/transaction.h"
 #include "runtime/update_program.h"
+#include "util/hex.h"
 
 namespace kx {
 namespace {
@@ -89,6 +90,57 @@ TEST_F(LiveCode, LinkedAddressesAreWhereTheRunningKernelReads) {
   auto percpu = linked_address(*live, gs + kSlide);
   ASSERT_TRUE(percpu) << percpu.error().message;
   EXPECT_EQ(*percpu, *image->symbol("current_task"));
+}
+
+}  // namespace
+}  // namespace kx
+
+namespace kx {
+namespace {
+
+// __ex_table of the debug vmlinux, as the probe-kind prediction reads it:
+// strncpy_from_user's user accesses are instructions of it with entries,
+// so the kernel optimizes none of its probes; the block layer's plug
+// functions have none.
+TEST_F(LiveCode, ExceptionSitesAreInstructionsOfTheFunction) {
+  const std::string fn = "strncpy_from_user";
+  auto start = image->symbol(fn);
+  ASSERT_TRUE(start);
+  auto sites = image->exception_sites(fn, *start, SIZE_MAX);
+  ASSERT_TRUE(sites) << sites.error().message;
+  ASSERT_FALSE(sites->empty());
+  auto code = image->code(fn, *start, SIZE_MAX);
+  ASSERT_TRUE(code);
+  auto insns = disassemble(*code, std::vector<bool>(code->size(), false), *start);
+  ASSERT_TRUE(insns);
+  for (auto s : *sites) {
+    bool boundary = std::any_of(insns->begin(), insns->end(), [&](auto &in) { return *start + in.offset == s; });
+    EXPECT_TRUE(boundary) << hex(s) << " is not an instruction of " << fn;
+  }
+  auto p = predict_probe_kind({*start, *code, *sites}, *start + 0x10);
+  EXPECT_EQ(p.rule, "exception-table") << p.detail;
+
+  auto plug = image->symbol("blk_start_plug_nr_ios");
+  ASSERT_TRUE(plug);
+  EXPECT_TRUE(image->exception_sites("blk_start_plug_nr_ios", *plug, SIZE_MAX)->empty());
+}
+
+// __mcount_loc, __jump_table and .static_call_sites as the prediction reads
+// them: ftrace's call at the start of a traced function (after its endbr64
+// where IBT puts one) is a 5-byte instruction there.
+TEST_F(LiveCode, ReservedSitesIncludeTheFtraceCallOfATracedFunction) {
+  const std::string fn = "blk_start_plug_nr_ios";
+  auto start = image->symbol(fn);
+  ASSERT_TRUE(start);
+  auto sites = image->reserved_sites(fn, *start, SIZE_MAX);
+  ASSERT_TRUE(sites) << sites.error().message;
+  auto ftrace = std::find_if(sites->begin(), sites->end(), [](auto &r) { return r.what == "ftrace"; });
+  ASSERT_NE(ftrace, sites->end());
+  EXPECT_LE(ftrace->addr - *start, 4u);
+  auto code = image->code(fn, ftrace->addr, 16);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*instruction_length(*code), 5u);
+  for (auto &r : *sites) EXPECT_TRUE(r.size == 2 || r.size == 5) << r.what << " at " << hex(r.addr);
 }
 
 }  // namespace

@@ -19,6 +19,9 @@ for c in HYSTART_DELAY_MIN HYSTART_DELAY_MAX; do "$KX" build --if-stale $c >/dev
 "$KX" lab run --timeout 400 --results "$WORK/results" -- bash "$HERE/lib/hystart_guest.sh" "$KX" 4
 R=$WORK/results
 cat "$R/set.out"
+# kx set --dry-run's predicted kind of each kprobe against what the kernel made.
+python3 "$HERE/lib/probe_kinds.py" "$R/dry.out" "$R/set.kprobes" > "$R/kinds" || fail "probe kinds: $(cat "$R/kinds")"
+cat "$R/kinds"
 for p in default tuned reset; do
   read -r n cwnd < "$R/$p"
   echo "$p: $n delay detections over 4 flows$( ((n)) && echo ", mean cwnd at exit $((cwnd / n))")"

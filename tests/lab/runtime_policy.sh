@@ -2,7 +2,8 @@
 # eBPF policy picks BLK_MAX_REQUEST_COUNT and the block layer follows it;
 # the module refuses values outside the proofs and the verifier refuses bad
 # programs, leaving nothing attached; consts switch as one transaction once
-# no task is inside their safe spans (stop_machine-seeded refcount).
+# no task is inside their safe spans (stop_machine-seeded refcount); the
+# dry run predicted the kind the kernel made of each kprobe.
 source "$(dirname "$0")/lib/common.sh"
 
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -38,6 +39,10 @@ grep -qi "invalid mem access\|R[0-9] invalid\|permission denied" "$R/load_bad.ou
 expect_eq "$(rc pair)" 0 "kx set of two consts: $(cat "$R/pair.out")"
 expect_eq "$(max_depth pair)" 16 "deepest flush with BLK_MAX_REQUEST_COUNT=16 beside SHRINK_BATCH=64"
 expect_eq "$(rc pair_reset)" 0 "kx reset of the pair"
+# kx set --dry-run's predicted kind of each kprobe against what the kernel made.
+expect_eq "$(rc pair_dry)" 0 "kx set --dry-run --json of the pair: $(cat "$R/pair_dry.out")"
+python3 "$HERE/lib/probe_kinds.py" "$R/pair_dry.out" "$R/pair.kprobes" > "$R/kinds" || fail "probe kinds: $(cat "$R/kinds")"
+cat "$R/kinds"
 [[ ! -s "$R/final.kprobes" ]] || fail "kprobes left at the end: $(cat "$R/final.kprobes")"
 
 python3 - "$R" <<'EOF' || fail "kx status"

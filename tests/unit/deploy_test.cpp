@@ -10,7 +10,9 @@
 #include "deploy/bundle.h"
 #include "deploy/config.h"
 #include "fixture_image.h"
+#include "policy/x_tune.h"
 #include "test_util.h"
+#include "util/hex.h"
 
 namespace kx {
 namespace {
@@ -84,6 +86,32 @@ TEST(DeployBundle, ItsCodePlansTheSameTransactionAsTheKernelImage) {
       EXPECT_EQ(memcmp(&got->safe_spans[i], &want->safe_spans[i], sizeof got->safe_spans[i]), 0);
     }
   }
+}
+
+// The probe-kind prediction sees the exception-table entries the bundle
+// carries as the vmlinux's __ex_table has them.
+class ImageWithFixups : public FixtureImage {
+ public:
+  Result<std::vector<uint64_t>> exception_sites(const std::string &fn, uint64_t addr, size_t len) const override {
+    KX_ASSIGN(start, function_start(fn, addr));  // the first instruction, say a user access
+    if (start >= addr && start - addr < len) return std::vector<uint64_t>{start};
+    return std::vector<uint64_t>{};
+  }
+};
+
+TEST(DeployBundle, ItCarriesTheExceptionTableForTheProbeKinds) {
+  ImageWithFixups img;
+  auto code = code_excerpt(img, fixture_reports());
+  ASSERT_TRUE(code) << code.error().message;
+  auto excerpt = excerpt_image(*code);
+  ASSERT_TRUE(excerpt) << excerpt.error().message;
+  auto t = plan_transaction({{fixture_reports()[0], 8}}, **excerpt, kBuildId, kSlide);
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_FALSE(t->predicted.empty());
+  for (auto &[addr, p] : t->predicted) EXPECT_EQ(p.rule, "exception-table") << hex(addr);
+  // A bundle without the field (made before the prediction) reads as none.
+  for (auto &f : (*code)["functions"]) f.erase("extable");
+  ASSERT_TRUE(excerpt_image(*code));
 }
 
 TEST(DeployBundle, SlideFixupsMoveTheLiveBytes) {
@@ -201,8 +229,65 @@ TEST(DeployConfig, BadLinesAreNamedByFileAndLine) {
   bad("\nBLK_MAX_REQUEST_COUNT = eight\n", "/etc/kernelx/a.conf:2: 'eight' is not an integer");
   bad("transition = fast\n", "/etc/kernelx/a.conf:1: transition is global, per-thread or immediate, not 'fast'");
   bad("A = 1\nA = 2\n", "/etc/kernelx/a.conf:2: A is given twice (first on line 1)");
-  bad("policy = /etc/kernelx/plug.bpf.o\n",
-      "/etc/kernelx/a.conf:1: policy files are not supported by kx apply yet (use kx load)");
+  bad("policy = a.bpf.o\npolicy = b.bpf.o\n", "/etc/kernelx/a.conf:2: policy is given twice (first on line 1)");
+}
+
+TEST(DeployConfig, APolicyIsAPathFromTheConfigsDirectoryAndCountsByItsBytes) {
+  auto c = parse_config("policy = plug.bpf.o\nSHRINK_BATCH = 64\n", "/etc/kernelx/blk.conf");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->policy, "/etc/kernelx/plug.bpf.o");
+  EXPECT_EQ(c->policy_line, 1);
+  EXPECT_FALSE(c->empty());
+  EXPECT_EQ(parse_config("policy = /opt/p.bpf.o\n", "/etc/kernelx/a.conf")->policy, "/opt/p.bpf.o");
+  EXPECT_TRUE(parse_config("# nothing\n", "x.conf")->empty());
+  auto recompiled = *c;
+  c->policy_sha256 = "aa";
+  recompiled.policy_sha256 = "bb";
+  EXPECT_NE(c->key(), recompiled.key());  // a recompiled object is a change
+  auto without = parse_config("SHRINK_BATCH = 64\n", "/etc/kernelx/blk.conf");
+  EXPECT_NE(without->key(), c->key());
+}
+
+// What kx apply checks of a compiled policy's stamp against the bundle.
+TEST(DeployPolicy, AStampForAnotherKernelOrAnalysisOrConstIsRefused) {
+  CompiledPolicy p;
+  p.file = "/etc/kernelx/plug.bpf.o";
+  p.stamp.build_id = kBuildId;
+  p.stamp.analyses = {{"BLK_MAX_REQUEST_COUNT", "0.1+abc"}};
+  p.ids = {"BLK_MAX_REQUEST_COUNT"};
+  const std::map<std::string, std::string> bundle = {{"BLK_MAX_REQUEST_COUNT", "0.1+abc"}, {"SHRINK_BATCH", "0.1+abc"}};
+  EXPECT_TRUE(check_policy_stamp(p, kBuildId, bundle, "the bundle"));
+  auto refused = [&](const CompiledPolicy &q, const std::string &what) {
+    auto r = check_policy_stamp(q, kBuildId, bundle, "the bundle");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, what);
+  };
+  auto other = p;
+  other.stamp.build_id = std::string(40, '0');
+  refused(other, "/etc/kernelx/plug.bpf.o was compiled for kernel build-id " + std::string(40, '0') +
+                     ", not the bundle's (" + kBuildId + "): recompile it with kx compile");
+  auto stale = p;
+  stale.stamp.analyses["BLK_MAX_REQUEST_COUNT"] = "0.1+old";
+  refused(stale, "/etc/kernelx/plug.bpf.o was compiled against analysis 0.1+old of BLK_MAX_REQUEST_COUNT, the "
+                 "bundle has 0.1+abc: recompile it with kx compile");
+  auto unknown = p;
+  unknown.stamp.analyses["TCP_INIT_CWND"] = "0.1+abc";
+  refused(unknown, "/etc/kernelx/plug.bpf.o tunes TCP_INIT_CWND, which is not in the bundle");
+}
+
+TEST(DeployPolicy, AMissingOrNonBpfFileIsNotACompiledPolicy) {
+  test::TempDir dir;
+  auto missing = inspect_x_tune(dir / "absent.bpf.o");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, "no compiled policy at " + (dir / "absent.bpf.o").string());
+  ASSERT_TRUE(write_file_atomic(dir / "junk.bpf.o", "int main() {}\n"));
+  auto junk = inspect_x_tune(dir / "junk.bpf.o");
+  ASSERT_FALSE(junk);
+  EXPECT_NE(junk.error().message.find("is not a compiled X-tune policy (not a BPF object file"), std::string::npos)
+      << junk.error().message;
+  auto self = inspect_x_tune(KX_BIN);  // an ELF file, but not a BPF object
+  ASSERT_FALSE(self);
+  EXPECT_NE(self.error().message.find("not a BPF object file"), std::string::npos) << self.error().message;
 }
 
 TEST(DeployConfig, ADirectoryIsItsConfFilesInNameOrder) {
@@ -304,6 +389,80 @@ TEST(DeployCli, TheBundlePlansWhatTheScopeTablePlans) {
   auto nothing = kx({"bundle", "-o", b});
   EXPECT_EQ(nothing.exit_code, 1) << nothing.output;
   EXPECT_NE(nothing.output.find("name the consts to bundle, or --all"), std::string::npos) << nothing.output;
+}
+
+}  // namespace
+}  // namespace kx
+
+namespace kx {
+namespace {
+
+using test::kx;
+
+// A policy compiled once (kx compile) is applied from a config with the
+// bundle alone; one for another bundle, kernel build or none at all is one
+// line and nothing planned. (The lab applies one on the live kernel.)
+TEST(DeployCli, ApplyTakesACompiledPolicyMadeForTheBundle) {
+  if (auto why = test::analyse_if_stale({"BLK_MAX_REQUEST_COUNT", "SHRINK_BATCH"}); !why.empty()) {
+    ASSERT_EQ(why.rfind("FAILED", 0), std::string::npos) << why;
+    GTEST_SKIP() << why;
+  }
+  test::TempDir dir;
+  ASSERT_TRUE(write_file_atomic(dir / "fake.ko", "not a module"));
+  const std::map<std::string, std::string> ko = {{"KX_XSIE_MODULE", (dir / "fake.ko").string()}};
+  auto b = (dir / "b.kxb").string(), shrink = (dir / "shrink.kxb").string();
+  ASSERT_EQ(kx({"bundle", "BLK_MAX_REQUEST_COUNT", "SHRINK_BATCH", "-o", b}, ko).exit_code, 0);
+  ASSERT_EQ(kx({"bundle", "SHRINK_BATCH", "-o", shrink}, ko).exit_code, 0);
+  auto src = (dir / "plug.bpf.c").string(), obj = (dir / "plug.bpf.o").string();
+  ASSERT_EQ(kx({"gen", "BLK_MAX_REQUEST_COUNT", "-o", src}).exit_code, 0);
+  auto compiled = kx({"compile", src, "-o", obj});
+  ASSERT_EQ(compiled.exit_code, 0) << compiled.output;
+  EXPECT_NE(compiled.output.find("wrote " + obj + ": 1 X-tune(s)"), std::string::npos) << compiled.output;
+
+  ASSERT_TRUE(write_file_atomic(dir / "plug.conf", "policy = plug.bpf.o\ntransition = per-thread\n"));
+  auto conf = (dir / "plug.conf").string();
+  auto dry = kx({"apply", b, "--config", conf, "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("plug.conf: policy plug.bpf.o (BLK_MAX_REQUEST_COUNT), planned"), std::string::npos)
+      << dry.output;
+  EXPECT_NE(dry.output.find("BLK_MAX_REQUEST_COUNT: set by an X-tune policy"), std::string::npos) << dry.output;
+  auto json_plan = json::parse(kx({"apply", b, "--config", conf, "--dry-run", "--json"}).output);
+  EXPECT_TRUE(json_plan["consts"][0]["policy"].get<bool>());
+  EXPECT_EQ(json_plan["transition"], "per-thread");
+
+  auto refused = [&](const std::string &bundle, const std::string &text, const std::string &what) {
+    ASSERT_TRUE(write_file_atomic(dir / "bad.conf", text));
+    expect_one_error_line(kx({"apply", bundle, "--config", (dir / "bad.conf").string(), "--dry-run"}), what);
+  };
+  refused(shrink, "policy = plug.bpf.o\n",
+          "bad.conf:1: " + obj + " tunes BLK_MAX_REQUEST_COUNT, which is not in the bundle (it holds SHRINK_BATCH)");
+  refused(b, "BLK_MAX_REQUEST_COUNT = 8\npolicy = plug.bpf.o\n",
+          "bad.conf:2: BLK_MAX_REQUEST_COUNT is set on line 1 and by the policy: one or the other");
+  refused(b, "policy = absent.bpf.o\n", "bad.conf:1: no compiled policy at " + (dir / "absent.bpf.o").string());
+  ASSERT_TRUE(write_file_atomic(dir / "half.bpf.o", read_file(obj).value().substr(0, 600)));
+  refused(b, "policy = half.bpf.o\n", "bad.conf:1: " + (dir / "half.bpf.o").string());
+  auto objcopy = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "llvm-objcopy");
+    auto r = run(args);
+    ASSERT_TRUE(r && r->exit_code == 0) << (r ? r->output : r.error().message);
+  };
+  objcopy({"--remove-section", ".kernelx.policy", obj, (dir / "plain.bpf.o").string()});
+  refused(b, "policy = plain.bpf.o\n", "plain.bpf.o carries no kernelx stamp: compile it with kx compile");
+  // A consistent stamp, for another kernel build.
+  auto stamp = (dir / "stamp.json").string();
+  objcopy({"--dump-section", ".kernelx.policy=" + stamp, obj, (dir / "copy.o").string()});
+  auto j = json::parse(read_file(stamp).value());
+  j["kernel"]["build_id"] = std::string(40, '0');
+  ASSERT_TRUE(write_file_atomic(stamp, j.dump()));
+  objcopy({"--update-section", ".kernelx.policy=" + stamp, obj, (dir / "foreign.bpf.o").string()});
+  refused(b, "policy = foreign.bpf.o\n", "foreign.bpf.o was compiled for kernel build-id " + std::string(40, '0'));
+
+  // kx load takes the same object on the build host, checked the same way.
+  auto load_dry = kx({"load", obj, "--dry-run"});
+  ASSERT_EQ(load_dry.exit_code, 0) << load_dry.output;
+  EXPECT_NE(load_dry.output.find("BLK_MAX_REQUEST_COUNT: set by an X-tune policy"), std::string::npos) << load_dry.output;
+  expect_one_error_line(kx({"load", (dir / "foreign.bpf.o").string(), "--dry-run"}),
+                        "foreign.bpf.o was compiled for kernel build-id " + std::string(40, '0'));
 }
 
 }  // namespace

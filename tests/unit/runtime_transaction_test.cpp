@@ -307,6 +307,20 @@ TEST(RuntimeTransaction, TheDryRunPlanNamesEverythingTheModuleWouldGet) {
   EXPECT_EQ(c["critical_spans"][1]["capture_address"], "0xffffffffa2551fe0");  // link address + slide
   ASSERT_EQ(c["safe_spans"].size(), t->safe_spans.size());
   EXPECT_FALSE(c["safe_spans"][0]["exits"].empty());
+  // Every kprobe the module would register has its predicted kind.
+  for (auto &sp : c["critical_spans"]) EXPECT_TRUE(sp["probe_predicted"].contains("kind")) << sp.dump();
+  EXPECT_TRUE(c["critical_spans"][1]["capture_predicted"].contains("kind"));
+  for (auto &ss : c["safe_spans"]) {
+    EXPECT_TRUE(ss["entry_predicted"].contains("kind")) << ss.dump();
+    ASSERT_EQ(ss["exits_predicted"].size(), ss["exits"].size());
+    for (auto &e : ss["exits_predicted"]) EXPECT_TRUE(e.contains("kind")) << ss.dump();
+  }
+  // movq $0,(%rdi) is copied out of line; the dual probe's 5 bytes end in
+  // the jae that reads the compare.
+  EXPECT_EQ(c["critical_spans"][0]["probe_predicted"], json({{"kind", "jump-optimized"}}));
+  EXPECT_EQ(c["critical_spans"][1]["probe_predicted"],
+            json({{"kind", "int3"}, {"rule", "opcode-not-boostable"}, {"detail", "opcode 73 at 0xffffffffa2551fe9"}}));
+  EXPECT_EQ(c["critical_spans"][1]["capture_predicted"], json({{"kind", "jump-optimized"}}));
 
   auto now = plan_transaction({{report("BLK_MAX_REQUEST_COUNT"), 8}}, img, kBuildId, kSlide, TransitionMode::immediate);
   ASSERT_TRUE(now) << now.error().message;
@@ -364,6 +378,26 @@ TEST(RunningKernel, KallsymsAddress) {
   auto hidden = kallsyms_address("0000000000000000 T _text\n", "_text");
   ASSERT_FALSE(hidden);
   EXPECT_NE(hidden.error().message.find("hides addresses"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kx
+
+namespace kx {
+namespace {
+
+// X86_FEATURE_RETHUNK is hidden from /proc/cpuinfo: the mitigations that set
+// it say so in sysfs.
+TEST(RunningKernel, ReturnThunksAreInUseWhereAMitigationSaysSo) {
+  auto with = [](std::map<std::string, std::string> files) {
+    return return_thunks_in_use([&](const std::string &n) { return files.count(n) ? files[n] : std::string(); });
+  };
+  EXPECT_TRUE(with({{"retbleed", "Mitigation: untrained return thunk; SMT disabled\n"}}));
+  EXPECT_TRUE(with({{"spec_rstack_overflow", "Mitigation: Safe RET\n"}}));
+  EXPECT_TRUE(with({{"indirect_target_selection", "Mitigation: Aligned branch/return thunks\n"}}));
+  EXPECT_FALSE(with({{"retbleed", "Mitigation: Enhanced IBRS\n"}, {"spec_rstack_overflow", "Not affected\n"}}));
+  EXPECT_FALSE(with({{"retbleed", "Mitigation: IBPB\n"}}));
+  EXPECT_FALSE(with({}));
 }
 
 }  // namespace

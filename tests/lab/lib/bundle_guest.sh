@@ -12,7 +12,7 @@ for d in "$ROOT" /var/cache/kernelx/kernels /var/cache/kernelx/scope /var/cache/
   [[ -d $d ]] && mount -t tmpfs hidden "$d"
 done
 mkdir -p "$W/path" "$W/home"
-for t in bash cat grep awk sort uniq sed tail head tr fio insmod python3 mkdir rm ls gzip zcat timeout; do
+for t in bash cat grep awk sort uniq sed tail head tr fio insmod python3 mkdir rm ls gzip zcat timeout cp printf; do
   ln -sf "$(command -v $t)" "$W/path/$t"
 done
 export PATH=$W/path KX_HOME=$W/home
@@ -50,3 +50,20 @@ step again "$KX" apply "$W/good.kxb" --config "$W/conf.d"
 rm "$W/conf.d/blk.conf"
 step removed "$KX" apply "$W/good.kxb" --config "$W/conf.d/"
 cat /sys/kernel/debug/kprobes/list > "$R/kprobes"
+
+# A policy compiled on the build host, named by a config.
+step foreign_policy "$KX" apply "$W/good.kxb" --config "$W/foreign.d"
+mkdir -p "$W/policy.d"
+cp "$W/p4.bpf.o" "$W/policy.d/plug.bpf.o"
+printf 'policy = plug.bpf.o\ntransition = per-thread\n' > "$W/policy.d/plug.conf"
+step policy_dry "$KX" apply "$W/good.kxb" --config "$W/policy.d" --dry-run --json
+step policy "$KX" apply "$W/good.kxb" --config "$W/policy.d"
+cat /sys/kernel/debug/kprobes/list > "$R/policy.kprobes"
+depths policy
+step policy_again "$KX" apply "$W/good.kxb" --config "$W/policy.d"
+cp "$W/p16.bpf.o" "$W/policy.d/plug.bpf.o"
+step policy_changed "$KX" apply "$W/good.kxb" --config "$W/policy.d"
+depths policy_changed
+rm "$W/policy.d/plug.conf"
+step policy_removed "$KX" apply "$W/good.kxb" --config "$W/policy.d/"
+cat /sys/kernel/debug/kprobes/list > "$R/kprobes_end"

@@ -40,7 +40,9 @@ phase default
 # The delay threshold's floor at 12 ms (from 4) and its ceiling at 200 ms
 # (from 16): the floor's proven range ends below the compiled ceiling (16 ms:
 # clamp() does not compile with its bounds crossed), so it cannot go higher.
+"$KX" set --dry-run --json HYSTART_DELAY_MIN=12000 HYSTART_DELAY_MAX=200000 > "$R/dry.out" 2>&1
 "$KX" set HYSTART_DELAY_MIN=12000 HYSTART_DELAY_MAX=200000 > "$R/set.out" 2>&1
+cat /sys/kernel/debug/kprobes/list > "$R/set.kprobes"
 phase tuned
 "$KX" status --json > "$R/status.json"
 "$KX" reset "$(tx_id < "$R/set.out")" > "$R/reset.out" 2>&1

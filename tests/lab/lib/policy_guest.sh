@@ -5,7 +5,8 @@
 #            unloaded while fio runs
 #  rejected  a policy asking for 2^40, outside the proven range: refused per run
 #  verifier  a policy the verifier rejects: nothing attached
-#  pair      kx set of two consts, one global transaction
+#  pair      kx set of two consts, one global transaction (its dry run's
+#            predicted probe kinds against the kprobe list)
 set -u
 KX=$1 R=$KX_RESULTS W=$(mktemp -d)
 source "$(dirname "$0")/../../../scripts/lib/guest_kx.sh"
@@ -44,7 +45,9 @@ step load_bad "$KX" load "$W/bad.bpf.c"
 "$KX" status --json > "$R/bad.status"
 cat /sys/kernel/debug/kprobes/list > "$R/bad.kprobes"
 
+step pair_dry "$KX" set --dry-run --json BLK_MAX_REQUEST_COUNT=16 SHRINK_BATCH=64
 step pair "$KX" set BLK_MAX_REQUEST_COUNT=16 SHRINK_BATCH=64
+cat /sys/kernel/debug/kprobes/list > "$R/pair.kprobes"
 "$KX" status --json > "$R/pair.status"
 depths pair
 id=$(tx_id < "$R/pair.out")
