@@ -10,8 +10,13 @@ source "$(dirname "$0")/../../scripts/lib/lab_job.sh"
 CYCLES=${1:-1000}
 lab_ready BLK_MAX_REQUEST_COUNT SHRINK_BATCH
 gcc -O2 -pthread -o "$out/dead_tasks" tests/lab/tools/dead_tasks.c
+# The policy, compiled once here (kx compile): each cycle's kx load then
+# verifies and attaches, with no clang in the slow guest.
+"$KX" gen BLK_MAX_REQUEST_COUNT -o "$out/p.bpf.c" > /dev/null
+sed -i 's/x_set(ctx, x_default());/x_set(ctx, 8 + (bpf_get_prandom_u32() \& 7));/' "$out/p.bpf.c"
+"$KX" compile "$out/p.bpf.c" -o "$out/p.bpf.o" > /dev/null
 "$KX" lab run --timeout $((CYCLES * 60 + 300)) --results "$out" -- \
-  bash bench/runtime/soak_guest.sh "$KX" "$CYCLES" "$out/dead_tasks" ||
+  bash bench/runtime/soak_guest.sh "$KX" "$CYCLES" "$out/dead_tasks" "$out/p.bpf.o" ||
   { echo "FAIL: the lab run failed; progress (every 10 cycles):"; cat "$out/progress" 2>/dev/null; exit 1; }
 read -r n secs < "$out/done"
 echo "$n cycles in $secs s ($(python3 -c "print(f'{$secs / $n:.2f}')") s each) under fio, iperf3, drop_caches and a fork/zombie storm: no WARN/BUG/oops"

@@ -1,17 +1,15 @@
 # In the lab guest: CYCLES rounds of kx set/reset (BLK_MAX_REQUEST_COUNT and
 # SHRINK_BATCH in one transaction) and kx load/unload of a
-# BLK_MAX_REQUEST_COUNT policy, alternating global and per-thread
+# BLK_MAX_REQUEST_COUNT policy (compiled on the host), alternating global and per-thread
 # transitions, while fio keeps the block layer inside the spans, iperf3
 # runs over a veth pair, drop_caches runs the shrinkers, and a fork storm
 # leaves zombies and exited thread-group leaders on the task list (renewed
 # every 50 cycles). Any WARN/BUG/oops fails the lab run itself; leftovers
 # are written out.
 set -eu
-KX=$1 CYCLES=$2 DEAD_TASKS=$3 R=$KX_RESULTS W=$(mktemp -d)
+KX=$1 CYCLES=$2 DEAD_TASKS=$3 POLICY=$4 R=$KX_RESULTS
 source "$(dirname "$0")/../../tests/lab/lib/blk_depths.sh"
 source "$(dirname "$0")/../../scripts/lib/guest_kx.sh"
-"$KX" gen BLK_MAX_REQUEST_COUNT -o "$W/p.bpf.c" > /dev/null
-sed -i 's/x_set(ctx, x_default());/x_set(ctx, 8 + (bpf_get_prandom_u32() \& 7));/' "$W/p.bpf.c"
 
 fio_batches 100000 > /dev/null 2>&1 & fio=$!
 modprobe veth
@@ -33,8 +31,8 @@ for i in $(seq "$CYCLES"); do
     out=$("$KX" set BLK_MAX_REQUEST_COUNT=$((4 + i % 50)) SHRINK_BATCH=$((32 + i % 200)) --transition "$mode" --settle 0)
     "$KX" reset "$(tx_id <<< "$out")" > /dev/null
   else
-    "$KX" load "$W/p.bpf.c" --transition "$mode" --settle 0 > /dev/null
-    "$KX" unload "$W/p.bpf.c" > /dev/null
+    "$KX" load "$POLICY" --transition "$mode" --settle 0 > /dev/null
+    "$KX" unload "$POLICY" > /dev/null
   fi
   if [ $((i % 50)) = 0 ]; then
     kill $dead; wait $dead || true
