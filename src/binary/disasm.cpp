@@ -20,6 +20,12 @@ const Zydis &zydis() {
   return z;
 }
 
+}  // namespace
+
+const ZydisDecoder &x86_64_decoder() { return zydis().decoder; }
+
+namespace {
+
 bool any_marked(const std::vector<bool> &mask, uint64_t from, unsigned size) {
   for (uint64_t i = from; i < from + size; ++i)
     if (i < mask.size() && mask[i]) return true;

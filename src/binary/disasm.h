@@ -38,6 +38,9 @@ struct Insn {
   std::string shape_with_registers() const;
 };
 
+// The x86-64 decoder (64-bit mode), shared: every decoding in kx is of kernel code.
+const ZydisDecoder &x86_64_decoder();
+
 // Decodes `code` (a whole function). `relocated` marks bytes the linker fills
 // in (see relocation_mask); `address` is used for printing branch targets.
 Result<std::vector<Insn>> disassemble(std::span<const uint8_t> code, const std::vector<bool> &relocated,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "binary/disasm.h"
 #include "util/hex.h"
 
 namespace kx {
@@ -17,7 +18,7 @@ constexpr uint64_t kJumpSize = 5;
 
 // One instruction as the kernel's decoder (struct insn) sees what can_boost
 // and insn_jump_into_range look at.
-struct Insn {
+struct OptInsn {
   uint64_t addr = 0;
   bool extable = false;  // has an exception-table entry
   unsigned length = 0;
@@ -28,29 +29,20 @@ struct Insn {
   std::optional<uint64_t> jump_target;  // relative jmp, jcc, loop, jcxz
 };
 
-const ZydisDecoder &decoder() {
-  static ZydisDecoder d = [] {
-    ZydisDecoder x;
-    ZydisDecoderInit(&x, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-    return x;
-  }();
-  return d;
-}
-
 // Which opcodes insn_jump_into_range() follows.
-bool is_relative_jump(const Insn &i) {
+bool is_relative_jump(const OptInsn &i) {
   if (i.nbytes == 2) return (i.op & 0xf0) == 0x80;                         // jcc near
   if (i.nbytes != 1) return false;
   return (i.op >= 0xe0 && i.op <= 0xe3) || i.op == 0xe9 || i.op == 0xeb ||  // loop*, jcxz, jmp
          (i.op & 0xf0) == 0x70;                                            // jcc short
 }
 
-std::optional<Insn> decode(const FunctionCode &fn, uint64_t off) {
+std::optional<OptInsn> decode(const FunctionCode &fn, uint64_t off) {
   ZydisDecodedInstruction in;
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder(), nullptr, fn.bytes.data() + off, fn.bytes.size() - off,
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&x86_64_decoder(), nullptr, fn.bytes.data() + off, fn.bytes.size() - off,
                                                   &in)))
     return std::nullopt;
-  Insn i;
+  OptInsn i;
   i.addr = fn.start + off;
   i.length = in.length;
   i.op = in.opcode;
@@ -93,7 +85,7 @@ constexpr const char *kTwoByteBoostable[16] = {
 bool twobyte_boostable(uint8_t op) { return kTwoByteBoostable[op >> 4][op & 15] == '1'; }
 
 // can_boost()'s switch: the one-byte opcodes it refuses.
-bool onebyte_boostable(const Insn &i) {
+bool onebyte_boostable(const OptInsn &i) {
   const uint8_t o = i.op;
   if (o == 0x62 || (o >= 0x70 && o <= 0x7f) || o == 0x9a || o == 0xc0 || o == 0xc1 || (o >= 0xcc && o <= 0xce) ||
       (o >= 0xd0 && o <= 0xd3) || o == 0xd6 || (o >= 0xd8 && o <= 0xdf) || (o >= 0xe0 && o <= 0xe3) || o == 0xe8 ||
@@ -103,7 +95,7 @@ bool onebyte_boostable(const Insn &i) {
   return true;
 }
 
-std::string at(const Insn &i) { return hex(i.addr); }
+std::string at(const OptInsn &i) { return hex(i.addr); }
 
 // What a rule checks: every instruction of the function (can_optimize) or
 // each instruction copied out of the 5 bytes (copy_optimized_instructions).
@@ -113,7 +105,7 @@ struct Check {
   ProbeRule rule;
   Scope scope;
   // The problem with `i` ("" when none); `probe` and `thunks` as given.
-  std::string (*test)(const Insn &i, uint64_t probe, ThunkRange thunks);
+  std::string (*test)(const OptInsn &i, uint64_t probe, ThunkRange thunks);
 };
 
 const std::vector<Check> &checks() {
@@ -121,62 +113,62 @@ const std::vector<Check> &checks() {
       {{"exception-table", "an instruction of the function has an exception-table entry (its fixup may jump "
                            "into the function): can_optimize/search_exception_tables"},
        Scope::function,
-       [](const Insn &i, uint64_t, ThunkRange) -> std::string {
+       [](const OptInsn &i, uint64_t, ThunkRange) -> std::string {
          return i.extable ? "exception-table entry at " + at(i) : "";
        }},
       {{"indirect-jump", "the function has an indirect jump (jmp *r/m, ljmp): can_optimize/insn_is_indirect_jump"},
        Scope::function,
-       [](const Insn &i, uint64_t, ThunkRange) -> std::string {
+       [](const OptInsn &i, uint64_t, ThunkRange) -> std::string {
          bool ind = (i.nbytes == 1 && i.op == 0xff && i.modrm_reg >= 0 && (i.modrm_reg & 6) == 4) ||
                     (i.nbytes == 1 && i.op == 0xea);
          return ind ? "indirect jump at " + at(i) : "";
        }},
       {{"retpoline-jump", "the function jumps into the retpoline thunks, an indirect jump: insn_is_indirect_jump"},
        Scope::function,
-       [](const Insn &i, uint64_t, ThunkRange t) -> std::string {
+       [](const OptInsn &i, uint64_t, ThunkRange t) -> std::string {
          bool in = i.jump_target && t.end > t.start && *i.jump_target >= t.start && *i.jump_target <= t.end;
          return in ? "jump to a retpoline thunk at " + at(i) : "";
        }},
       {{"jump-into-region", "a jump in the function lands inside the 5 bytes the jump replaces: insn_jump_into_range"},
        Scope::function,
-       [](const Insn &i, uint64_t probe, ThunkRange) -> std::string {
+       [](const OptInsn &i, uint64_t probe, ThunkRange) -> std::string {
          bool in = i.jump_target && *i.jump_target >= probe + 1 && *i.jump_target <= probe + kJumpSize;
          return in ? "jump at " + at(i) + " to " + hex(*i.jump_target) : "";
        }},
       {{"int3-in-region", "an int3 among the replaced instructions: __copy_instruction"},
        Scope::region,
-       [](const Insn &i, uint64_t, ThunkRange) -> std::string {
+       [](const OptInsn &i, uint64_t, ThunkRange) -> std::string {
          return i.nbytes == 1 && i.op == 0xcc ? "int3 at " + at(i) : "";
        }},
       {{"masks-exceptions", "a mov to %ss among the replaced instructions: insn_masking_exception"},
        Scope::region,
-       [](const Insn &i, uint64_t, ThunkRange) -> std::string {
+       [](const OptInsn &i, uint64_t, ThunkRange) -> std::string {
          return i.nbytes == 1 && i.op == 0x8e && i.modrm_reg == 2 ? "mov to %ss at " + at(i) : "";
        }},
       {{"prefix-not-boostable", "a cs or address-size prefix on a replaced one-byte-opcode instruction: can_boost"},
        Scope::region,
-       [](const Insn &i, uint64_t, ThunkRange) -> std::string {
+       [](const OptInsn &i, uint64_t, ThunkRange) -> std::string {
          return i.nbytes == 1 && i.cs_or_addr32 ? "cs/addr32 prefix at " + at(i) : "";
        }},
       {{"opcode-not-boostable",
         "a replaced instruction can_boost refuses (jcc, call, jmp, shift/rotate, grp3, loop, int, x87, hlt, inc/dec "
         "byte, grp5 but jmp)"},
        Scope::region,
-       [](const Insn &i, uint64_t, ThunkRange) -> std::string {
+       [](const OptInsn &i, uint64_t, ThunkRange) -> std::string {
          char op[8];
          snprintf(op, sizeof op, "%02x", i.op);
          return i.nbytes == 1 && !onebyte_boostable(i) ? "opcode " + std::string(op) + " at " + at(i) : "";
        }},
       {{"twobyte-not-boostable", "a replaced 0f xx instruction outside can_boost's twobyte_is_boostable"},
        Scope::region,
-       [](const Insn &i, uint64_t, ThunkRange) -> std::string {
+       [](const OptInsn &i, uint64_t, ThunkRange) -> std::string {
          char op[8];
          snprintf(op, sizeof op, "%02x", i.op);
          return i.nbytes == 2 && !twobyte_boostable(i.op) ? "opcode 0f " + std::string(op) + " at " + at(i) : "";
        }},
       {{"threebyte-not-boostable", "a replaced 0f 38/0f 3a instruction: can_boost takes one- and two-byte opcodes only"},
        Scope::region,
-       [](const Insn &i, uint64_t, ThunkRange) -> std::string {
+       [](const OptInsn &i, uint64_t, ThunkRange) -> std::string {
          return i.nbytes == 3 ? "three-byte opcode at " + at(i) : "";
        }},
   };
@@ -221,7 +213,7 @@ ProbePrediction predict_probe_kind(const FunctionCode &fn, uint64_t probe, Thunk
   if (probe < fn.start || probe + kJumpSize > fn.start + fn.bytes.size())
     return refused(kOutside, hex(probe) + " in " + std::to_string(fn.bytes.size()) + " bytes at " + hex(fn.start));
   // can_optimize: decode the whole function from its start.
-  std::vector<Insn> insns;
+  std::vector<OptInsn> insns;
   for (uint64_t off = 0; off < fn.bytes.size();) {
     auto i = decode(fn, off);
     if (!i) return refused(kUndecodable, "at " + hex(fn.start + off));

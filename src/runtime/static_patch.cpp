@@ -5,6 +5,7 @@
 #include <cstring>
 #include <optional>
 
+#include "binary/disasm.h"
 #include "util/hex.h"
 
 namespace kx {
@@ -17,13 +18,8 @@ struct Decoded {
 };
 
 std::optional<Decoded> decode(const uint8_t *code, size_t len) {
-  static ZydisDecoder d = [] {
-    ZydisDecoder x;
-    ZydisDecoderInit(&x, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-    return x;
-  }();
   Decoded out;
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, code, len, &out.zi, out.ops))) return std::nullopt;
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&x86_64_decoder(), code, len, &out.zi, out.ops))) return std::nullopt;
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "binary/disasm.h"
 #include "binary/elf_file.h"
 #include "runtime/static_patch.h"
 #include "runtime/uapi_names.h"
@@ -28,15 +29,6 @@ Result<uint64_t> parse_address(const nlohmann::json &j, const std::string &what)
   } catch (const std::exception &) {
     return make_error("the report's " + what + " is not an address: " + j.get<std::string>());
   }
-}
-
-const ZydisDecoder &decoder() {
-  static ZydisDecoder d = [] {
-    ZydisDecoder x;
-    ZydisDecoderInit(&x, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-    return x;
-  }();
-  return d;
 }
 
 // The bytes of the instruction at `addr` (a probe or capture site).
@@ -74,7 +66,7 @@ Status check_straight_line(const KernelImage &image, const std::string &fn, uint
   while (off < code.size()) {
     ZydisDecodedInstruction in;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), code.data() + off, code.size() - off, &in, ops)))
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&x86_64_decoder(), code.data() + off, code.size() - off, &in, ops)))
       return make_error("cannot decode " + fn + " at " + hex(from + off));
     auto cat = in.meta.category;
     if (cat == ZYDIS_CATEGORY_CALL || cat == ZYDIS_CATEGORY_RET || cat == ZYDIS_CATEGORY_COND_BR ||
@@ -202,7 +194,7 @@ const char *transition_mode_name(uint32_t t) {
 
 Result<size_t> instruction_length(const std::vector<uint8_t> &code) {
   ZydisDecodedInstruction in;
-  if (code.empty() || !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder(), nullptr, code.data(), code.size(), &in)))
+  if (code.empty() || !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&x86_64_decoder(), nullptr, code.data(), code.size(), &in)))
     return make_error("cannot decode an instruction");
   return static_cast<size_t>(in.length);
 }

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "binary/disasm.h"
 #include "util/hex.h"
 #include "x_sie_update.h"
 
@@ -171,11 +172,9 @@ std::optional<unsigned> update_flag(const std::string &name) {
 }
 
 Result<uint64_t> linked_address(std::span<const uint8_t> code, uint64_t addr) {
-  ZydisDecoder d;
-  ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   ZydisDecodedInstruction in;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, code.data(), code.size(), &in, ops)))
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&x86_64_decoder(), code.data(), code.size(), &in, ops)))
     return make_error("no instruction at " + hex(addr));
   for (uint8_t i = 0; i < in.operand_count_visible; ++i) {
     if (ops[i].type != ZYDIS_OPERAND_TYPE_MEMORY) continue;
