@@ -10,6 +10,7 @@
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
 #include <linux/workqueue.h>
 
 #include "x_sie_uapi.h"
@@ -155,6 +156,21 @@ void xsie_capture_free(struct xsie_capture_table *t);
 void xsie_capture_put(struct xsie_capture_table *t, const struct pt_regs *regs, u32 mask);
 bool xsie_capture_take(struct xsie_capture_table *t, const struct pt_regs *regs,
 		       struct x_sie_state *out);
+
+/*
+ * Registers kp again at its address, with pre-handler `pre`, refusing (as
+ * the other steps) when fail_nth says so. A kprobe cannot be registered
+ * twice: it starts from a clean one.
+ */
+static inline int xsie_register_again(struct kprobe *kp, kprobe_pre_handler_t pre)
+{
+	kprobe_opcode_t *addr = kp->addr;
+
+	memset(kp, 0, sizeof(*kp));
+	kp->addr = addr;
+	kp->pre_handler = pre;
+	return xsie_should_fail() ? -ENOMEM : register_kprobe(kp);
+}
 
 /*
  * How often the task was switched out: a task moves to another CPU only

@@ -61,15 +61,15 @@ static bool xsie_live_is(const struct x_sie_patch *p, const u8 *bytes, unsigned 
 	return !memcmp(live + from, bytes + from, p->len - from);
 }
 
-/* A kprobe other than `mine` whose copy of the code may hold the instruction. Under kprobe_mutex. */
-static struct kprobe *xsie_probe_near(const struct x_sie_patch *p, const struct kprobe *mine)
+/* A kprobe whose copy of the code may hold the instruction. Under kprobe_mutex. */
+static struct kprobe *xsie_probe_near(const struct x_sie_patch *p)
 {
 	unsigned long a;
 
 	for (a = p->addr - XSIE_COPY_REACH + 1; a < p->addr + p->len; a++) {
 		struct kprobe *kp = xsie_get_kprobe((void *)a);
 
-		if (kp && kp != mine)
+		if (kp)
 			return kp;
 	}
 	return NULL;
@@ -118,7 +118,7 @@ static void xsie_static_apply_span(struct xsie_tx *tx, struct xsie_span *s)
 	if (!s->patch.len || s->patched)
 		return;
 	mutex_lock(xsie_kprobe_mutex);
-	near = xsie_probe_near(&s->patch, NULL);
+	near = xsie_probe_near(&s->patch);
 	mutex_unlock(xsie_kprobe_mutex);
 	if (near) {
 		pr_info("transaction %u: %s stays on its probe: the kprobe at %pS covers its instruction\n", tx->id,
@@ -133,7 +133,7 @@ static void xsie_static_apply_span(struct xsie_tx *tx, struct xsie_span *s)
 	}
 	WRITE_ONCE(s->patched, true);
 	mutex_lock(xsie_kprobe_mutex);
-	near = xsie_probe_near(&s->patch, NULL);
+	near = xsie_probe_near(&s->patch);
 	mutex_unlock(xsie_kprobe_mutex);
 	if (near) {
 		pr_info("transaction %u: %s stays on its probe: a kprobe at %pS may run a copy of the old instruction\n",
@@ -155,17 +155,12 @@ void xsie_static_apply(struct xsie_tx *tx)
 static int xsie_static_restore_span(struct xsie_tx *tx, struct xsie_span *s, char *why, size_t whylen)
 {
 	struct kprobe *near;
-	kprobe_opcode_t *addr = s->probe.addr;
 	int ret;
 
 	if (!s->patched)
 		return 0;
 	if (!s->probe_registered) {
-		/* A kprobe cannot be registered twice: start from a clean one. */
-		memset(&s->probe, 0, sizeof(s->probe));
-		s->probe.addr = addr;
-		s->probe.pre_handler = xsie_update_pre;
-		ret = xsie_should_fail() ? -ENOMEM : register_kprobe(&s->probe);
+		ret = xsie_register_again(&s->probe, xsie_update_pre);
 		if (ret) {
 			snprintf(why, whylen, "%s: re-registering its update probe before restoring its immediate failed: %d",
 				 s->label, ret);
@@ -174,7 +169,7 @@ static int xsie_static_restore_span(struct xsie_tx *tx, struct xsie_span *s, cha
 		WRITE_ONCE(s->probe_registered, true);
 	}
 	mutex_lock(xsie_kprobe_mutex);
-	near = xsie_probe_near(&s->patch, NULL);
+	near = xsie_probe_near(&s->patch);
 	mutex_unlock(xsie_kprobe_mutex);
 	if (near) {
 		snprintf(why, whylen, "%s: a kprobe at %pS runs a copy of the patched instruction: remove it first",

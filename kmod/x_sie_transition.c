@@ -436,18 +436,13 @@ static int xsie_monitors_register(struct xsie_tx *tx, char *why, size_t whylen)
 	for (i = 0; i < tx->n_ss; i++)
 		for (j = 0; j < tx->ss[i].n_monitors; j++) {
 			struct xsie_monitor *m = &tx->ss[i].monitors[j];
-			kprobe_opcode_t *addr = m->kp.addr;
 
 			if (m->registered)
 				continue;
-			/* A kprobe cannot be registered twice: start from a clean one. */
-			memset(&m->kp, 0, sizeof(m->kp));
-			m->kp.addr = addr;
-			m->kp.pre_handler = xsie_monitor_pre;
-			ret = xsie_should_fail() ? -ENOMEM : register_kprobe(&m->kp);
+			ret = xsie_register_again(&m->kp, xsie_monitor_pre);
 			if (ret) {
 				snprintf(why, whylen, "registering the safe-span %s monitor at 0x%lx failed: %d",
-					 m->entry ? "entry" : "exit", (unsigned long)addr, ret);
+					 m->entry ? "entry" : "exit", (unsigned long)m->kp.addr, ret);
 				return ret;
 			}
 			WRITE_ONCE(m->registered, true);	/* read by xsie_transition_status */
