@@ -1,6 +1,7 @@
 #include "runtime/running_kernel.h"
 
 #include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "util/files.h"
@@ -35,6 +36,12 @@ Result<std::string> build_id_from_notes(const std::string &notes) {
 
 Result<uint64_t> kallsyms_address(const std::string &kallsyms, const std::string &symbol) {
   std::istringstream in(kallsyms);
+  return kallsyms_address(in, symbol);
+}
+
+// Reads only up to the symbol: the kernel formats /proc/kallsyms as it is
+// read, and the whole of it (150,000 lines) costs most of a plan in the lab.
+Result<uint64_t> kallsyms_address(std::istream &in, const std::string &symbol) {
   std::string line;
   while (std::getline(in, line)) {
     // "ffffffff81000000 T _text"
@@ -58,9 +65,9 @@ Result<RunningKernel> inspect_running_kernel(uint64_t text_base) {
   auto id = build_id_from_notes(*notes);
   if (!id) return make_error("/sys/kernel/notes has " + id.error().message);
   k.build_id = *id;
-  auto syms = read_file("/proc/kallsyms");
-  if (!syms) return make_error("cannot read /proc/kallsyms: " + syms.error().message);
-  KX_ASSIGN(text, kallsyms_address(*syms, "_text"));
+  std::ifstream syms("/proc/kallsyms");
+  if (!syms) return make_error("cannot read /proc/kallsyms");
+  KX_ASSIGN(text, kallsyms_address(syms, "_text"));
   k.slide = text - text_base;
   return k;
 }

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <string>
 
 #include "util/result.h"
@@ -17,6 +18,7 @@ Result<std::string> build_id_from_notes(const std::string &notes);
 // The address of `symbol` in /proc/kallsyms text; an error when the file
 // hides addresses (not root, or kptr_restrict).
 Result<uint64_t> kallsyms_address(const std::string &kallsyms, const std::string &symbol);
+Result<uint64_t> kallsyms_address(std::istream &kallsyms, const std::string &symbol);
 
 // The link address of `_text` on x86-64 when the vmlinux does not say.
 inline constexpr uint64_t kDefaultTextBase = 0xffffffff81000000ull;
