@@ -61,18 +61,21 @@ static bool xsie_live_is(const struct x_sie_patch *p, const u8 *bytes, unsigned 
 	return !memcmp(live + from, bytes + from, p->len - from);
 }
 
-/* A kprobe whose copy of the code may hold the instruction. Under kprobe_mutex. */
+/*
+ * A kprobe whose copy of the code may hold the instruction. Under
+ * kprobe_mutex: a kprobe copies its instruction and enters the table in one
+ * step under it, so none can copy unseen between this look and a patch.
+ */
 static struct kprobe *xsie_probe_near(const struct x_sie_patch *p)
 {
+	struct kprobe *kp = NULL;
 	unsigned long a;
 
-	for (a = p->addr - XSIE_COPY_REACH + 1; a < p->addr + p->len; a++) {
-		struct kprobe *kp = xsie_get_kprobe((void *)a);
-
-		if (kp)
-			return kp;
-	}
-	return NULL;
+	mutex_lock(xsie_kprobe_mutex);
+	for (a = p->addr - XSIE_COPY_REACH + 1; a < p->addr + p->len && !kp; a++)
+		kp = xsie_get_kprobe((void *)a);
+	mutex_unlock(xsie_kprobe_mutex);
+	return kp;
 }
 
 /* The immediate becomes `to` (old or new bytes), behind a guard kprobe. */
@@ -117,9 +120,7 @@ static void xsie_static_apply_span(struct xsie_tx *tx, struct xsie_span *s)
 
 	if (!s->patch.len || s->patched)
 		return;
-	mutex_lock(xsie_kprobe_mutex);
 	near = xsie_probe_near(&s->patch);
-	mutex_unlock(xsie_kprobe_mutex);
 	if (near) {
 		pr_info("transaction %u: %s stays on its probe: the kprobe at %pS covers its instruction\n", tx->id,
 			s->label, near->addr);
@@ -132,9 +133,7 @@ static void xsie_static_apply_span(struct xsie_tx *tx, struct xsie_span *s)
 		return;
 	}
 	WRITE_ONCE(s->patched, true);
-	mutex_lock(xsie_kprobe_mutex);
 	near = xsie_probe_near(&s->patch);
-	mutex_unlock(xsie_kprobe_mutex);
 	if (near) {
 		pr_info("transaction %u: %s stays on its probe: a kprobe at %pS may run a copy of the old instruction\n",
 			tx->id, s->label, near->addr);
@@ -168,9 +167,7 @@ static int xsie_static_restore_span(struct xsie_tx *tx, struct xsie_span *s, cha
 		}
 		WRITE_ONCE(s->probe_registered, true);
 	}
-	mutex_lock(xsie_kprobe_mutex);
 	near = xsie_probe_near(&s->patch);
-	mutex_unlock(xsie_kprobe_mutex);
 	if (near) {
 		snprintf(why, whylen, "%s: a kprobe at %pS runs a copy of the patched instruction: remove it first",
 			 s->label, near->addr);
