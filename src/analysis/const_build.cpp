@@ -71,6 +71,7 @@ struct SpanSpec {
   const std::map<std::string, DecodedFunction> *functions;  // of the build the spec is taken from
   std::string function;
   size_t first = 0, last = 0;
+  bool by_expression = false;  // a region matched by its state expression: compared by it, not by shape
 };
 
 // The values the constant's token can take with its C type unchanged. A
@@ -103,8 +104,13 @@ std::string join(const std::vector<T> &v, const std::string &sep, size_t max = 5
 
 }  // namespace
 
-Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg, const BuildOptions &opts) {
+namespace {
+
+// The whole analysis with test values of one family.
+Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &arg, const BuildOptions &opts,
+                                  TestFamily family) {
   ConstReport r;
+  r.test_family = family;
   PhaseTimer timer(r);
   r.release = k.profile.release;
   r.build_id = k.build_id;
@@ -182,7 +188,7 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
          (e == std::string::npos ? "" : ": " + msg.substr(e, msg.find('\n', e) - e)));
     return false;
   };
-  std::vector<int64_t> candidates = choose_test_values(v0);
+  std::vector<int64_t> candidates = choose_test_values(v0, family);
   size_t next = 0;
   // Builds the next candidate test value that compiles; false when none is left.
   auto build_next = [&]() -> Result<bool> {
@@ -315,7 +321,7 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
           region_spans.push_back(*cs);
           region_objects.push_back(obj);
           region_fns.push_back(std::make_unique<std::map<std::string, DecodedFunction>>(std::move(test_fns)));
-          region_specs.push_back({obj, region_fns.back().get(), rg.test_function, rg.test_first, rg.test_last});
+          region_specs.push_back({obj, region_fns.back().get(), rg.test_function, rg.test_first, rg.test_last, true});
         }
 
     // Critical spans, per function of the original objects (paper §3.4).
@@ -398,8 +404,8 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
             const auto &fns = built[key];
             for (auto &[a, b] : match_functions(*spec.functions, fns))
               if (a == spec.function)
-                return same_expression(spec.functions->at(a), spec.first, spec.last, cs.seeds, fns.at(b), v) ==
-                       "same";
+                return (spec.by_expression ? same_region_expression : same_expression)(
+                           spec.functions->at(a), spec.first, spec.last, cs.seeds, fns.at(b), v, 10000) == "same";
             return false;
           };
           KX_ASSIGN(confirmed, confirm_range(range, *anchor, same_at));
@@ -451,6 +457,50 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
   return r;
 }
 
+// Another family of test values may locate what this one could not: uses
+// the shipped code computes with other instructions (a multiply by 3 is a
+// lea, by 15 a shift and a subtract), code the test values strength-reduce
+// or fold (a shift count past the width), a span whose test build the
+// compiler shaped differently. A layout change or a proof the update
+// language cannot express stays whatever the values.
+bool worth_another_family(const ConstReport &r) {
+  if (r.status != ConstStatus::Untunable || !r.layout.empty() || !r.site.value) return false;
+  return !r.structural.empty() || !r.unmapped.empty() ||
+         std::any_of(r.spans.begin(), r.spans.end(), [](auto &cs) { return cs.proof == ProofResult::Failed; });
+}
+
+}  // namespace
+
+Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg, const BuildOptions &opts) {
+  KX_ASSIGN(first, analyse_const(k, arg, opts, TestFamily::Shaped));
+  std::vector<std::pair<std::string, double>> timing = first.timing;
+  std::vector<std::string> tried;
+  for (TestFamily family : {TestFamily::Plain, TestFamily::Near}) {
+    if (!worth_another_family(first)) break;
+    auto values = choose_test_values(static_cast<int64_t>(*first.site.value), family);
+    if (values.empty()) continue;
+    auto again = analyse_const(k, arg, opts, family);
+    if (!again && again.error().message.rfind("interrupted", 0) == 0) return again.error();
+    // Every attempt's time counts: the report says what the analysis cost.
+    if (again) timing.insert(timing.end(), again->timing.begin(), again->timing.end());
+    if (again && again->status == ConstStatus::Tunable) {
+      again->timing = timing;
+      again->families_tried = tried;
+      again->families_tried.insert(again->families_tried.begin(), std::string(test_family_name(first.test_family)) +
+                                   " (" + join(first.test_values, ", ") + "): " + first.reason);
+      return again;
+    }
+    tried.push_back(std::string(test_family_name(family)) + " (" +
+                    (again ? join(again->test_values, ", ") + "): " + again->reason : join(values, ", ") + "): " +
+                                                                                          again.error().message));
+  }
+  // None located every use: the first family's report says why, the others
+  // are listed.
+  first.timing = timing;
+  first.families_tried = tried;
+  return first;
+}
+
 nlohmann::json to_json(const ConstReport &r) {
   nlohmann::json j;
   j["id"] = r.id;
@@ -463,6 +513,8 @@ nlohmann::json to_json(const ConstReport &r) {
   j["analysis"] = analysis_version();
   j["objects"] = r.objects;
   j["test_values"] = r.test_values;
+  j["test_family"] = test_family_name(r.test_family);
+  j["families_tried"] = r.families_tried;
   j["uses"] = nlohmann::json::array();
   for (auto &u : r.uses) {
     nlohmann::json use = {{"object", u.seed.object},

@@ -35,6 +35,10 @@ struct ConstReport {
   std::vector<std::string> objects;      // rebuilt
   std::vector<std::string> macros;       // names followed to find them
   std::vector<int64_t> test_values;
+  TestFamily test_family = TestFamily::Shaped;  // which kind of test values these are
+  // The other families tried, each with the reason it left the constant
+  // untunable ("plain (37, 53, 61): …").
+  std::vector<std::string> families_tried;
   std::vector<ConstUse> uses;
   std::vector<CriticalSpan> spans;  // with the vmlinux address of each span's function
   std::map<std::string, uint64_t> function_address;  // "object:function" -> vmlinux link address

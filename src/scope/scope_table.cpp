@@ -227,7 +227,11 @@ std::string report_text(const nlohmann::json &r) {
   std::string objs, values;
   for (auto &x : r.value("objects", nlohmann::json::array())) objs += " " + x.get<std::string>();
   for (auto &x : r.value("test_values", nlohmann::json::array())) values += (values.empty() ? "" : ", ") + x.dump();
-  line("  objects rebuilt:" + objs + " (test values " + values + ")");
+  std::string family = str(r, "test_family");
+  line("  objects rebuilt:" + objs + " (test values " + values +
+       (family.empty() || family == "shaped" ? "" : ", " + family + " family") + ")");
+  for (auto &t : r.value("families_tried", nlohmann::json::array()))
+    line("  also tried " + t.get<std::string>());
   for (auto &u : r.value("uses", nlohmann::json::array())) {
     std::string rel = u.contains("relation") ? "" : str(u, "nonlinear");
     if (u.contains("relation")) {

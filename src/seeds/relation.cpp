@@ -59,34 +59,63 @@ Relation fit_relation(const std::vector<std::pair<int64_t, int64_t>> &samples) {
   return r;
 }
 
-std::vector<int64_t> choose_test_values(std::optional<int64_t> ov) {
+const char *test_family_name(TestFamily f) {
+  switch (f) {
+    case TestFamily::Shaped: return "shaped";
+    case TestFamily::Plain: return "plain";
+    case TestFamily::Near: return "near";
+  }
+  return "?";
+}
+
+std::vector<int64_t> choose_test_values(std::optional<int64_t> ov, TestFamily family) {
   std::vector<int64_t> out;
   auto add = [&](int64_t t) {
     if (t >= 2 && (!ov || t != *ov) && std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
   };
   if (!ov) {
-    for (int64_t t : {256, 1024, 64, 4096, 16}) add(t);
+    if (family == TestFamily::Shaped)
+      for (int64_t t : {256, 1024, 64, 4096, 16}) add(t);
     return out;
   }
   int64_t v = *ov;
   uint64_t u = static_cast<uint64_t>(v);
-  if (v >= 1 && std::has_single_bit(u)) {  // 32 -> 64, 16, 128, 8, 256, 4
+  bool power = v >= 1 && std::has_single_bit(u), mask = v >= 3 && std::has_single_bit(u + 1);
+  if (family == TestFamily::Near) {
+    // Close enough that a shift count stays below the width and a loop's
+    // shape stays; V0 - k first for large values (fewer overflows), and
+    // never 0 or 1, where multiplies and divides fold away.
+    for (int64_t d : {1, -1, 2, -2, 3, -3}) add(v + d);
+    return out;
+  }
+  if (family == TestFamily::Shaped && power) {  // 32 -> 64, 16, 128, 8, 256, 4
     for (int64_t t : {2 * v, v / 2, 4 * v, v / 4, 8 * v, v / 8, 16 * v}) add(t);
     return out;
   }
-  if (v >= 3 && std::has_single_bit(u + 1)) {  // 2^k - 1 masks
+  if (family == TestFamily::Shaped && mask) {  // 2^k - 1 masks
     for (int64_t t : {2 * v + 1, v / 2, 4 * v + 3, v / 4, 8 * v + 7, 16 * v + 15}) add(t);
     return out;
   }
+  if (family == TestFamily::Plain && !power && !mask) return out;  // Shaped already chose these
   // Unremarkable odd values near 3.7V, 5.3V and 6.1V (10 -> 37, 53, 61),
   // clear of the numbers compilers strength-reduce (powers of two and their
   // neighbours, multiples of 3 and 5); then smaller ones near 0.37V…
+  // Plain values, the fallback when the shipped code is a lea, also avoid
+  // x + 2^k·m (m = 3, 5, 9), which gcc builds from two leas (37 = 1 + 4·9):
+  // the test builds then compile to imul, whose T = V the region matching
+  // can state in V.
+  auto lea_chain = [&](int64_t t) {
+    if (family != TestFamily::Plain) return false;
+    for (int64_t q = t - 1; q > 0 && q % 2 == 0; q /= 2)
+      if (q / 2 == 3 || q / 2 == 5 || q / 2 == 9) return true;
+    return false;
+  };
   auto pick = [&](int64_t target) {
     if (target < 23) target = 23 + target;
     target |= 1;
     while (std::has_single_bit(static_cast<uint64_t>(target + 1)) ||
            std::has_single_bit(static_cast<uint64_t>(target - 1)) || target % 3 == 0 || target % 5 == 0 ||
-           std::find(out.begin(), out.end(), target) != out.end() || target == v)
+           lea_chain(target) || std::find(out.begin(), out.end(), target) != out.end() || target == v)
       target += 2;
     return target;
   };

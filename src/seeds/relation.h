@@ -31,14 +31,27 @@ struct Relation {
 
 Relation fit_relation(const std::vector<std::pair<int64_t, int64_t>> &samples);
 
-// Test values of the same kind as `v` (powers of two for powers of two,
-// masks for masks, otherwise unremarkable odd numbers of similar size), so
-// the compiler treats them like the original, in order of preference: the
-// first three are built (two to fit, one to confirm); the rest stand by for
-// values that do not compile (a clamp whose bounds cross) or that the
-// compiler encodes differently. `v` empty (whole-definition specs): powers
-// of two.
-std::vector<int64_t> choose_test_values(std::optional<int64_t> v);
+// Which kind of test values to build. What a value means to the compiler
+// depends on its use, which is not known before the builds: 4 as a
+// multiplier is a shift by 2 (test it with powers of two), as a multiplier
+// of a difference it is folded into a lea, as a shift count it must stay
+// below the operand's width. So the analysis tries the families in order
+// and keeps the first that locates every use (analysis/const_build.cpp).
+enum class TestFamily {
+  Shaped,  // the same kind as V0: powers of two, masks, else unremarkable
+  Plain,   // unremarkable odd numbers of similar size: imul, cmp $imm — T = V
+  Near,    // V0 ± 1, ± 2, ± 3: stays in a small domain (shift counts, tries)
+};
+const char *test_family_name(TestFamily f);
+
+// Test values of `family` for a constant whose value is `v`, in order of
+// preference: the first three are built (two to fit, one to confirm); the
+// rest stand by for values that do not compile (a clamp whose bounds cross)
+// or that the compiler encodes differently. Shaped: powers of two for powers
+// of two, masks for masks, otherwise Plain. `v` empty (whole-definition
+// specs): powers of two, whatever the family. Empty when the family adds
+// nothing to Shaped (Plain for an unremarkable V0).
+std::vector<int64_t> choose_test_values(std::optional<int64_t> v, TestFamily family = TestFamily::Shaped);
 
 // Sign-extends `value` from `bits` (so an imm32 0xffffffe0 reads as -32).
 int64_t sign_extend(int64_t value, unsigned bits);

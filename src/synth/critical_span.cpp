@@ -1,6 +1,7 @@
 #include "synth/critical_span.h"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <set>
 #include <unordered_set>
@@ -144,6 +145,17 @@ Status run_span(SymState &s, const DecodedFunction &f, size_t first, size_t last
   }
   return {};
 }
+
+// The state the other build's region would produce at V: its own, with each
+// value of V the spec computes in its renamed register (match_region).
+SymState renamed_spec(const SymState &spec, const SymState &other, const RegionMatch &m) {
+  SymState s = other;
+  for (auto [r, t] : m.rename) s.gpr[t] = spec.gpr[r];
+  s.mem = spec.mem;
+  if (m.flags_live) s.flag = spec.flag;
+  return s;
+}
+
 
 // Locations whose value depends on V.
 std::vector<std::string> v_dependent(const SymState &s) {
@@ -492,7 +504,8 @@ Result<z3::expr> reads_what_the_span_reads(z3::context &c, const nlohmann::json 
 // where spec is `spec` run with its seeds' T written in terms of V'.
 std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const std::vector<SpanSeed> &seeds,
                                           const nlohmann::json &update, int64_t v_min, int64_t v_max,
-                                          unsigned timeout_ms, bool flags_live = true) {
+                                          unsigned timeout_ms, bool flags_live = true,
+                                          const RegionMatch *match = nullptr) {
   z3::context c;
   SymState sigma(c, "p_");
   sigma.symbolic_links = true;  // as synthesis saw them; memory stays bytes
@@ -502,6 +515,9 @@ std::pair<ProofResult, std::string> prove(Region impl_r, Region spec_r, const st
     return {ProofResult::Failed, st.error().message};
   if (auto st = run_span(impl, *impl_r.f, impl_r.first, impl_r.last, {}, nullptr); !st)
     return {ProofResult::Failed, st.error().message};
+  // A region matched across register renaming: the spec in the shipped
+  // code's registers.
+  if (match) spec = renamed_spec(spec, impl, *match);
 
   // The memory and the per-CPU base at the probe: the span's, since the
   // span reads memory only if it writes none (memory_read_refusal).
@@ -600,6 +616,174 @@ std::string same_expression(const DecodedFunction &orig, size_t first, size_t la
   s.add(!same);
   auto res = s.check();
   return res == z3::unsat ? "same" : res == z3::sat ? "differs" : "not comparable: z3 timed out";
+}
+
+namespace {
+
+bool flags_dead_after(const DecodedFunction &f, size_t last);
+
+// What the straight-line code from an instruction on does first with each
+// GPR: reads it (at which instruction and operand; operand -1 for what a
+// ret or call reads by the ABI), overwrites it whole (the value before is
+// dead), or nothing before a branch or the window's end (unknown: live).
+struct FirstAccess {
+  enum Kind { Unknown, Read, Overwritten } kind = Unknown;
+  size_t insn = 0;
+  int operand = -1;
+};
+
+std::array<FirstAccess, 16> first_accesses(const DecodedFunction &f, size_t from) {
+  std::array<FirstAccess, 16> out;
+  auto set = [&](int r, FirstAccess::Kind k, size_t i, int op) {
+    if (r >= 0 && out[r].kind == FirstAccess::Unknown) out[r] = {k, i, op};
+  };
+  constexpr int kRax = 0, kRcx = 1, kRdx = 2, kRbx = 3, kRsp = 4, kRbp = 5, kRsi = 6, kRdi = 7;
+  for (size_t i = from; i < f.insns.size() && i < from + 16; ++i) {
+    const Insn &in = f.insns[i];
+    auto cat = in.zi.meta.category;
+    if (cat == ZYDIS_CATEGORY_RET || cat == ZYDIS_CATEGORY_CALL) {
+      // The ABI: a ret reads the return value and the callee-saved
+      // registers; a call its arguments, and keeps the callee-saved ones
+      // for later (live); it clobbers the rest.
+      bool ret = cat == ZYDIS_CATEGORY_RET;
+      for (int r : {kRbx, kRsp, kRbp, 12, 13, 14, 15}) set(r, FirstAccess::Read, i, -1);
+      if (ret) set(kRax, FirstAccess::Read, i, -1);
+      else
+        for (int r : {kRdi, kRsi, kRdx, kRcx, 8, 9}) set(r, FirstAccess::Read, i, -1);
+      for (int r = 0; r < 16; ++r) set(r, FirstAccess::Overwritten, i, -1);
+      break;
+    }
+    const auto &z = in.zops;
+    bool zero_idiom = (in.mnemonic() == ZYDIS_MNEMONIC_XOR || in.mnemonic() == ZYDIS_MNEMONIC_SUB) &&
+                      z[0].type == ZYDIS_OPERAND_TYPE_REGISTER && z[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                      z[0].reg.value == z[1].reg.value;
+    std::vector<std::pair<int, int>> writes;
+    for (int k = 0; k < in.zi.operand_count; ++k) {
+      const auto &o = z[k];
+      if (o.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        for (ZydisRegister r : {o.mem.base, o.mem.index})
+          if (auto sl = gpr_slice(r)) set(sl->index, FirstAccess::Read, i, k);
+        continue;
+      }
+      if (o.type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
+      auto sl = gpr_slice(o.reg.value);
+      if (!sl) continue;
+      // An 8/16-bit write keeps the rest of the register: it reads it.
+      bool partial = sl->bits < 32;
+      if (((o.actions & ZYDIS_OPERAND_ACTION_MASK_READ) && !zero_idiom) ||
+          ((o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && partial))
+        set(sl->index, FirstAccess::Read, i, k);
+      else if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)
+        writes.push_back({sl->index, k});
+    }
+    for (auto [r, k] : writes) set(r, FirstAccess::Overwritten, i, k);
+    if (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR) break;
+  }
+  return out;
+}
+
+// The register instruction `in`'s operand `k` names, in the role `r` plays
+// in `like`'s operand k (register, memory base or index): -1 if none.
+int same_role(const Insn &like, int k, int r, const Insn &in) {
+  const auto &a = like.zops[k], &b = in.zops[k];
+  if (a.type != b.type) return -1;
+  auto idx = [](ZydisRegister x) { auto sl = gpr_slice(x); return sl ? sl->index : -1; };
+  if (a.type == ZYDIS_OPERAND_TYPE_REGISTER) return idx(b.reg.value);
+  if (a.type != ZYDIS_OPERAND_TYPE_MEMORY) return -1;
+  if (idx(a.mem.base) == r) return idx(b.mem.base);
+  if (idx(a.mem.index) == r) return idx(b.mem.index);
+  return -1;
+}
+
+}  // namespace
+
+Result<RegionMatch> match_region(const DecodedFunction &spec, size_t sf, size_t sl, const std::vector<SpanSeed> &seeds,
+                                 const DecodedFunction &other, size_t of, size_t ol, int64_t value,
+                                 unsigned timeout_ms) {
+  if (sl + 1 >= spec.insns.size() || ol + 1 >= other.insns.size())
+    return make_error("the region ends the function");
+  z3::context c;
+  SymState in = synthesis_state(c);
+  SymState a = in, b = in;
+  z3::expr v = c.bv_const(UpdateVars::kValue, 64);
+  KX_TRY(run_span(a, spec, sf, sl, seeds, &v));
+  if (ol + 1 > of) KX_TRY(run_span(b, other, of, ol, {}, nullptr));  // the region may be empty there
+  z3::expr_vector from(c), to(c);
+  from.push_back(v);
+  to.push_back(c.bv_val(value, 64));
+  auto at = [&](z3::expr e) { return e.substitute(from, to); };
+
+  // Each value the spec computes from V is found where the instruction
+  // that first reads it after the region — aligned with its partner in the
+  // other build — reads it there: register renaming is only naming.
+  std::vector<long> map = align_functions(spec, other);
+  auto spec_next = first_accesses(spec, sl + 1), other_next = first_accesses(other, ol + 1);
+  RegionMatch m;
+  std::set<int> image;
+  z3::expr same = at(a.mem) == b.mem;
+  for (int r = 0; r < 16; ++r) {
+    if (!has_v(a.gpr[r])) continue;
+    const FirstAccess &fa = spec_next[r];
+    if (fa.kind == FirstAccess::Overwritten) continue;  // a temporary
+    std::string name = gpr_name(r);
+    if (fa.kind == FirstAccess::Unknown)
+      return make_error("no instruction after the region reads " + name + ", which holds a value of V");
+    long p = map[fa.insn];
+    if (p < 0 || other.insns[p].mnemonic() != spec.insns[fa.insn].mnemonic())
+      return make_error("the reader of " + name + " (" + spec.insns[fa.insn].text + ") has no partner");
+    int t = fa.operand < 0 ? r : same_role(spec.insns[fa.insn], fa.operand, r, other.insns[p]);
+    if (t < 0 || other_next[t].kind != FirstAccess::Read || other_next[t].insn != static_cast<size_t>(p) ||
+        image.count(t))
+      return make_error("the reader of " + name + " (" + spec.insns[fa.insn].text + ") reads no region value in " +
+                        other.insns[p].text);
+    image.insert(t);
+    m.rename.push_back({r, t});
+    same = same && at(a.gpr[r]) == b.gpr[t];
+  }
+  // Whatever else the other build's code reads after its region must be
+  // what the spec holds there, and not a value of V: the update rewrites
+  // only the renamed registers.
+  for (int w = 0; w < 16; ++w) {
+    if (image.count(w) || other_next[w].kind == FirstAccess::Overwritten) continue;
+    if (has_v(a.gpr[w]))
+      return make_error(std::string(gpr_name(w)) + " is read after the other build's region, but holds a value of V "
+                        "in the spec that the reads do not follow");
+    same = same && a.gpr[w] == b.gpr[w];
+  }
+  // Flags nobody reads after the region need not agree (imul and lea+shl
+  // set them differently).
+  m.flags_live = !flags_dead_after(other, ol);
+  if (m.flags_live)
+    for (int fl = 0; fl < kFlagCount; ++fl)
+      if (!depends_on_undefined(a.flag[fl]) && !depends_on_undefined(b.flag[fl])) same = same && at(a.flag[fl]) == b.flag[fl];
+  z3::solver sv(c);
+  z3::params prm(c);
+  prm.set("timeout", timeout_ms);
+  sv.set(prm);
+  sv.add(!same);
+  auto res = sv.check();
+  if (res == z3::unknown) return make_error("z3 timed out comparing the regions");
+  if (res == z3::sat) return make_error("the regions compute different values at V=" + std::to_string(value));
+  return m;
+}
+
+
+std::string same_region_expression(const DecodedFunction &spec, size_t first, size_t last,
+                                   const std::vector<SpanSeed> &seeds, const DecodedFunction &build, int64_t value,
+                                   unsigned timeout_ms) {
+  // The build's region lies between the partners of the spec region's
+  // neighbours; its instructions may be anything straight-line.
+  std::vector<long> map = align_functions(spec, build);
+  long before = static_cast<long>(first) - 1, after = static_cast<long>(last) + 1;
+  if (after >= static_cast<long>(spec.insns.size()) || map[after] < 0 || (before >= 0 && map[before] < 0))
+    return "not comparable: the region's neighbours do not align";
+  long bf = before < 0 ? 0 : map[before] + 1, bl = map[after] - 1;
+  if (bl + 1 < bf || bl - bf >= 25) return "not comparable: the build's region is out of order or too large";
+  auto m = match_region(spec, first, last, seeds, build, static_cast<size_t>(bf), static_cast<size_t>(bl), value,
+                        timeout_ms);
+  if (m) return "same";
+  const std::string &why = m.error().message;
+  return why.rfind("the regions compute different values", 0) == 0 ? "differs" : "not comparable: " + why;
 }
 
 namespace {
@@ -714,7 +898,8 @@ void mark_entry(CriticalSpan &cs) {
 // Takes a synthesis into the span and proves it over the range of new
 // values the seeds' operands can hold. False when nothing was synthesized.
 bool synthesize_and_prove(CriticalSpan &cs, const Synthesis &syn, Region impl, Region spec,
-                          const std::vector<SpanSeed> &seeds, unsigned timeout_ms, bool flags_live) {
+                          const std::vector<SpanSeed> &seeds, unsigned timeout_ms, bool flags_live,
+                          const RegionMatch *match = nullptr) {
   if (!syn.error.empty()) {
     cs.detail = syn.error;
     return false;
@@ -732,7 +917,7 @@ bool synthesize_and_prove(CriticalSpan &cs, const Synthesis &syn, Region impl, R
     cs.detail = "no new value keeps the operand's meaning: " + (range.basis.empty() ? "" : range.basis.back());
     return true;
   }
-  auto [res, detail] = prove(impl, spec, seeds, cs.update, range.lo, range.hi, timeout_ms, flags_live);
+  auto [res, detail] = prove(impl, spec, seeds, cs.update, range.lo, range.hi, timeout_ms, flags_live, match);
   cs.proof = res;
   cs.detail = detail;
   // The proof leaves out flags a build with V' may leave undefined: sound
@@ -761,39 +946,27 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
     why = "the region ends the function";
     return std::nullopt;
   }
+  // Same state at V0, whatever the instructions and registers?
+  auto match = match_region(test, tfirst, tlast, seeds, orig, ofirst, olast, v0, timeout_ms);
+  if (!match) {
+    why = "the original's instructions do not compute the test builds' expression at V=" + std::to_string(v0) +
+          ": " + match.error().message;
+    return std::nullopt;
+  }
+  bool flags_live = match->flags_live;
   z3::context c;
   SymState in = synthesis_state(c);
   z3::expr v = c.bv_const(UpdateVars::kValue, 64);
-  SymState spec = in, impl = in;
-  auto st = run_span(spec, test, tfirst, tlast, seeds, &v);
+  SymState test_end = in, impl = in;
+  auto st = run_span(test_end, test, tfirst, tlast, seeds, &v);
   if (st) st = run_span(impl, orig, ofirst, olast, {}, nullptr);
   if (!st) {
     why = st.error().message;
     return std::nullopt;
   }
-  // Dead flags (a ret follows, say) need not agree: lea+shl and imul set
-  // them differently. Then the spec's flags are taken to be the original's.
-  bool flags_live = !flags_dead_after(orig, olast);
-  if (!flags_live)
-    for (int fl = 0; fl < kFlagCount; ++fl) spec.flag[fl] = impl.flag[fl];
-  // Same state at V0, whatever the instructions?
-  z3::expr_vector from(c), to(c);
-  from.push_back(v);
-  to.push_back(c.bv_val(v0, 64));
-  z3::expr same = spec.mem.substitute(from, to) == impl.mem;
-  for (int r = 0; r < 16; ++r) same = same && spec.gpr[r].substitute(from, to) == impl.gpr[r];
-  for (int fl = 0; fl < kFlagCount; ++fl)
-    if (!depends_on_undefined(spec.flag[fl]) && !depends_on_undefined(impl.flag[fl]))
-      same = same && spec.flag[fl].substitute(from, to) == impl.flag[fl];
-  z3::solver s(c);
-  z3::params p(c);
-  p.set("timeout", timeout_ms);
-  s.set(p);
-  s.add(!same);
-  if (s.check() != z3::unsat) {
-    why = "the original's instructions do not compute the test builds' expression at V=" + std::to_string(v0);
-    return std::nullopt;
-  }
+  // The spec in the shipped code's registers; dead flags (a ret follows,
+  // say) are the original's: lea+shl and imul set them differently.
+  SymState spec = renamed_spec(test_end, impl, *match);
   std::set<size_t> targets;
   basic_blocks(orig, targets);
   CriticalSpan cs;
@@ -817,8 +990,12 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
     }
   if (orig.insns[olast + 1].zi.meta.category == ZYDIS_CATEGORY_COND_BR)
     cs.notes.push_back("the update probe sits on a conditional jump, which kprobes cannot jump-optimize (Appendix B)");
+  for (auto [r, t] : match->rename)
+    if (r != t)
+      cs.notes.push_back(std::string("the test builds hold the value in ") + gpr_name(r) + ", the shipped code in " +
+                         gpr_name(t) + " (registers renamed)");
   synthesize_and_prove(cs, synthesize(orig, ofirst, olast, seeds, c, in, spec, impl), {&orig, ofirst, olast},
-                       {&test, tfirst, tlast}, seeds, timeout_ms, flags_live);
+                       {&test, tfirst, tlast}, seeds, timeout_ms, flags_live, &*match);
   if (targets.count(olast + 1)) mark_entry(cs);
   if (!flags_live) cs.notes.push_back("flags are dead after the span: not part of its state");
   return cs;

@@ -93,6 +93,29 @@ std::pair<ProofResult, std::string> prove_update(const DecodedFunction &f, size_
 std::string same_expression(const DecodedFunction &spec, size_t first, size_t last, const std::vector<SpanSeed> &seeds,
                             const DecodedFunction &build, int64_t value, unsigned timeout_ms = 10000);
 
+// How another build's region computes what a test build's region computes
+// from V: the register each value of V is in there (found by the aligned
+// instruction that first reads it after the region, so register renaming
+// is only naming), and whether flags are read after it. An error says why
+// they do not correspond at `value` (the other build's V).
+struct RegionMatch {
+  std::vector<std::pair<int, int>> rename;  // spec GPR -> other build's GPR, for each value of V read later
+  bool flags_live = true;
+};
+Result<RegionMatch> match_region(const DecodedFunction &spec, size_t spec_first, size_t spec_last,
+                                 const std::vector<SpanSeed> &seeds, const DecodedFunction &other, size_t other_first,
+                                 size_t other_last, int64_t value, unsigned timeout_ms = 10000);
+
+// The same for a span matched by its symbolic state expression
+// (build_region_span): spec[first..last] is a test build's region, and the
+// build at `value` may compute it with other instructions (lea for 3, imul
+// for 37), so its region is whatever lies between the partners of the
+// region's aligned neighbours. "same" when Z3 shows both compute the same
+// state (flags only where read after).
+std::string same_region_expression(const DecodedFunction &spec, size_t first, size_t last,
+                                   const std::vector<SpanSeed> &seeds, const DecodedFunction &build, int64_t value,
+                                   unsigned timeout_ms = 10000);
+
 // Groups a function's seeds into critical spans, synthesizes and proves each
 // update, and checks each span against the test builds given. `timeout_ms`
 // bounds each proof.

@@ -2,6 +2,8 @@
 // original value and at test values, no kernel involved.
 #include <gtest/gtest.h>
 
+#include <bit>
+
 #include "seeds/seeds.h"
 #include "test_util.h"
 
@@ -115,6 +117,27 @@ TEST(Relation, TestValuesKeepTheKind) {
     EXPECT_EQ(std::set<int64_t>(t.begin(), t.end()).size(), t.size()) << v;
     for (auto x : t) EXPECT_TRUE(x != v && x >= 2) << v << " " << x;
   }
+}
+
+// The fallback families: Plain gives a power of two or a mask the values an
+// imul carries (no power of two, no neighbour, no two-lea number such as
+// 37 = 1 + 4·9); Near stays within a few of V0 (shift counts).
+TEST(Relation, OtherTestValueFamilies) {
+  auto plain = choose_test_values(4, TestFamily::Plain);
+  ASSERT_GE(plain.size(), 3u);
+  for (int64_t t : plain) {
+    EXPECT_FALSE(std::has_single_bit(static_cast<uint64_t>(t)) || std::has_single_bit(static_cast<uint64_t>(t + 1)) ||
+                 std::has_single_bit(static_cast<uint64_t>(t - 1))) << t;
+    EXPECT_TRUE(t % 3 && t % 5) << t;
+    for (int64_t m : {3, 5, 9})
+      for (int64_t k = 2; k <= 64; k *= 2) EXPECT_NE(t, 1 + k * m) << t;
+  }
+  EXPECT_FALSE(choose_test_values(3, TestFamily::Plain).empty());      // a mask
+  EXPECT_TRUE(choose_test_values(10, TestFamily::Plain).empty());      // Shaped is already plain
+  EXPECT_EQ(choose_test_values(6, TestFamily::Near), (std::vector<int64_t>{7, 5, 8, 4, 9, 3}));
+  EXPECT_EQ(choose_test_values(2, TestFamily::Near), (std::vector<int64_t>{3, 4, 5}));
+  EXPECT_TRUE(choose_test_values(std::nullopt, TestFamily::Near).empty());
+  EXPECT_EQ(choose_test_values(10, TestFamily::Shaped), choose_test_values(10));
 }
 
 }  // namespace

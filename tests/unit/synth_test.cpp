@@ -392,6 +392,64 @@ TEST_F(SpanFixture, StrengthReducedUseIsMatchedByItsExpression) {
     }
 }
 
+// A multiplier of 4 folded into a lea (scaled_diff.c): with test values of
+// its own kind (8, 16: lea and shl+sub) the region matching cannot state
+// the test builds' expression in V; with plain values (imul, T = V) it can,
+// and the build at another value confirms the span by its expression, not
+// its shape (a lea at 4, 8; an imul at 47).
+TEST_F(SpanFixture, MultiplierFoldedIntoLeaIsMatchedWithPlainTestValues) {
+  const int64_t v0 = 4;
+  auto orig_obj = build("scaled_diff.c", v0);
+  DecodedFunction orig = function(orig_obj);
+  auto region_span = [&](TestFamily family, DecodedFunction &test, std::vector<SpanSeed> &seeds,
+                         size_t &first, size_t &last) -> std::optional<CriticalSpan> {
+    auto values = choose_test_values(v0, family);
+    std::vector<Variant> vs;
+    for (size_t i = 0; i < 3; ++i) vs.push_back({values[i], build("scaled_diff.c", values[i])});
+    auto found = find_object_seeds("f.o", orig_obj, vs, v0);
+    EXPECT_TRUE(found) << found.error().message;
+    if (!found || found->regions.empty()) return std::nullopt;
+    const SeedRegion &rg = found->regions[0];
+    for (auto &v : vs)
+      if (v.value == rg.test_value) test = function(v.object);
+    seeds.clear();
+    for (auto &[insn, op, rel] : rg.seeds) seeds.push_back({insn, op, rel});
+    first = rg.test_first, last = rg.test_last;
+    std::string why;
+    auto cs = build_region_span(orig, rg.orig_first, rg.orig_last, test, first, last, seeds, v0, why);
+    if (!cs || cs->proof != ProofResult::Proved) return std::nullopt;
+    return cs;
+  };
+  DecodedFunction test;
+  std::vector<SpanSeed> seeds;
+  size_t first = 0, last = 0;
+  EXPECT_FALSE(region_span(TestFamily::Shaped, test, seeds, first, last)) << "powers of two: shl, T = log2 V";
+  auto cs = region_span(TestFamily::Plain, test, seeds, first, last);
+  ASSERT_TRUE(cs);
+  EXPECT_EQ(cs->kind, SynthKind::Insertion);  // edi survives the lea
+  for (auto &sd : seeds) EXPECT_TRUE(sd.relation.linear) << sd.relation.describe();
+  // The test builds keep the product in edi, the shipped code in eax: the
+  // update writes eax = (idle - 2) * V', as a build at V' computes it.
+  ASSERT_EQ(cs->update["assign"].size(), 1u);
+  EXPECT_EQ(cs->update["assign"][0]["dest"], "rax");
+  for (uint64_t x : {3ull, 7ull, 123456ull})
+    for (int64_t v : {1, 4, 47, 100000}) {
+      ConcreteEnv env;
+      for (int r = 0; r < 16; ++r) env.regs[gpr_name(r)] = 0xdead0000 + r;
+      env.regs["rdi"] = x;
+      env.v = v;
+      EXPECT_EQ(*evaluate_update_expr(cs->update["assign"][0]["expr"], env), ((x - 2) * v) & 0xffffffff);
+    }
+  // Cross builds compare the region by what it computes.
+  for (int64_t v : {4, 8, 16, 47, 1000}) {
+    DecodedFunction at = function(build("scaled_diff.c", v));
+    EXPECT_EQ(same_region_expression(test, first, last, seeds, at, v), "same") << v;
+    EXPECT_EQ(same_region_expression(test, first, last, seeds, at, v + 1), "differs") << v;
+  }
+  DecodedFunction at8 = function(build("scaled_diff.c", 8));
+  EXPECT_NE(same_expression(test, first, last, seeds, at8, 8), "same") << "the shapes differ: lea vs imul";
+}
+
 // The proof checker against wrong updates: each must get a counterexample.
 struct ProofChecker : SpanFixture {
   DecodedFunction f;
