@@ -321,7 +321,8 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
           region_spans.push_back(*cs);
           region_objects.push_back(obj);
           region_fns.push_back(std::make_unique<std::map<std::string, DecodedFunction>>(std::move(test_fns)));
-          region_specs.push_back({obj, region_fns.back().get(), rg.test_function, rg.test_first, rg.test_last, true});
+          region_specs.push_back({obj, region_fns.back().get(), rg.test_function, cs->spec_region->first,
+                                  cs->spec_region->second, true});
         }
 
     // Critical spans, per function of the original objects (paper §3.4).

@@ -253,7 +253,7 @@ std::optional<z3::expr> undo(const Insn &in, int reg, const z3::expr &post, cons
 // update reads once (checked after synthesis). Empty when the span's reads
 // are fine, else why not.
 std::string memory_read_refusal(const SymState &impl_end, const SymState &in, const SymState &end,
-                                const std::set<int> &written) {
+                                const std::set<int> &written, bool flags_live) {
   bool read = false;
   for (int r = 0; r < 16; ++r) read = read || (has_v(end.gpr[r]) && has_load(end.gpr[r]));
   for (int fl = 0; fl < kFlagCount; ++fl) read = read || (has_v(end.flag[fl]) && has_load(end.flag[fl]));
@@ -265,7 +265,8 @@ std::string memory_read_refusal(const SymState &impl_end, const SymState &in, co
     if (!has_v(end.gpr[r]) && has_load(impl_end.gpr[r]))
       return std::string(gpr_name(r)) + " keeps a value the span read from memory, which the update would read "
              "again: both must come from one read";
-  for (int fl = 0; fl < kFlagCount; ++fl)
+  // Flags nobody reads after the span keep nothing.
+  for (int fl = 0; fl < kFlagCount && flags_live; ++fl)
     if (!z3::eq(impl_end.flag[fl], in.flag[fl]) && !has_v(end.flag[fl]) && !depends_on_undefined(impl_end.flag[fl]) &&
         has_load(impl_end.flag[fl]))
       return std::string(flag_name(Flag(fl))) + " keeps a value the span read from memory, which the update would "
@@ -287,9 +288,10 @@ bool has_lost(const z3::expr &e) {
 // state the shipped instructions f[first..last] produce (which registers
 // and flags they clobber). The two coincide for a seed's own span; they
 // differ for a span matched by its symbolic expression (region spans).
+// `flags_live`: false when nothing reads the flags after the span.
 Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const std::vector<SpanSeed> &seeds,
                      z3::context &c, const SymState &in, const SymState &end, const SymState &impl_end,
-                     const std::set<std::string> &force_capture = {}) {
+                     const std::set<std::string> &force_capture = {}, bool flags_live = true) {
   Synthesis out{SynthKind::Insertion, nlohmann::json::object(), ""};
   std::set<std::string> undone;
   std::vector<std::string> defs = v_dependent(end);
@@ -322,7 +324,7 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
   std::set<int> written;
   for (int r = 0; r < 16; ++r)
     if (!z3::eq(impl_end.gpr[r], in.gpr[r])) written.insert(r);
-  if (std::string why = memory_read_refusal(impl_end, in, end, written); !why.empty()) {
+  if (std::string why = memory_read_refusal(impl_end, in, end, written, flags_live); !why.empty()) {
     out.error = why;
     return out;
   }
@@ -435,7 +437,7 @@ Synthesis synthesize(const DecodedFunction &f, size_t first, size_t last, const 
     // An undone register lost bits a defined value needs: capture those instead.
     std::set<std::string> more = force_capture;
     more.insert(undone.begin(), undone.end());
-    return synthesize(f, first, last, seeds, c, in, end, impl_end, more);
+    return synthesize(f, first, last, seeds, c, in, end, impl_end, more, flags_live);
   }
   std::set<std::string> loads;
   update_loads(assign, loads);
@@ -946,8 +948,27 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
     why = "the region ends the function";
     return std::nullopt;
   }
-  // Same state at V0, whatever the instructions and registers?
+  // Same state at V0, whatever the instructions and registers? The
+  // compiler may schedule an unrelated instruction into the middle of the
+  // shipped computation (mov; mov $32; add for one imul): then the region
+  // grows over the next aligned pair and the gap after it, a few times.
   auto match = match_region(test, tfirst, tlast, seeds, orig, ofirst, olast, v0, timeout_ms);
+  std::vector<long> map = align_functions(test, orig);
+  for (int grow = 0; !match && grow < 3; ++grow) {
+    size_t b = tlast + 1;
+    if (b >= test.insns.size() || map[b] != static_cast<long>(olast + 1)) break;
+    size_t next = b + 1;
+    while (next < test.insns.size() && map[next] < 0) ++next;
+    if (next >= test.insns.size() || map[next] <= map[b] || next - tfirst > 25 ||
+        static_cast<size_t>(map[next]) - ofirst > 25)
+      break;
+    auto grown = match_region(test, tfirst, next - 1, seeds, orig, ofirst, static_cast<size_t>(map[next] - 1), v0,
+                              timeout_ms);
+    if (!grown && grown.error().message.rfind("a branch", 0) == 0) break;
+    tlast = next - 1;
+    olast = static_cast<size_t>(map[next] - 1);
+    if (grown) match = grown;
+  }
   if (!match) {
     why = "the original's instructions do not compute the test builds' expression at V=" + std::to_string(v0) +
           ": " + match.error().message;
@@ -976,6 +997,7 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
   cs.start = orig.insns[ofirst].offset;
   cs.end = orig.insns[olast].offset;
   cs.probe = orig.insns[olast + 1].offset;
+  cs.spec_region = {tfirst, tlast};
   cs.defines = v_dependent(spec);
   for (int fl = 0; fl < kFlagCount; ++fl)
     if (depends_on_undefined(spec.flag[fl])) cs.undefined_flags.push_back(flag_name(Flag(fl)));
@@ -994,7 +1016,7 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
     if (r != t)
       cs.notes.push_back(std::string("the test builds hold the value in ") + gpr_name(r) + ", the shipped code in " +
                          gpr_name(t) + " (registers renamed)");
-  synthesize_and_prove(cs, synthesize(orig, ofirst, olast, seeds, c, in, spec, impl), {&orig, ofirst, olast},
+  synthesize_and_prove(cs, synthesize(orig, ofirst, olast, seeds, c, in, spec, impl, {}, flags_live), {&orig, ofirst, olast},
                        {&test, tfirst, tlast}, seeds, timeout_ms, flags_live, &*match);
   if (targets.count(olast + 1)) mark_entry(cs);
   if (!flags_live) cs.notes.push_back("flags are dead after the span: not part of its state");

@@ -52,6 +52,9 @@ struct CriticalSpan {
   int64_t v_min = 0, v_max = 0;
   std::vector<std::string> range_basis;  // what bounds [v_min, v_max]
   std::vector<SpanSeed> seeds;           // the span's seeds, in the function its spec is taken from
+  // A span matched by its symbolic expression: the test build's
+  // instructions its spec is taken from (build_region_span may grow them).
+  std::optional<std::pair<size_t, size_t>> spec_region;
   std::vector<std::string> notes;    // probe placement remarks
   // The symbolic state expression checked against each test build: Z3 shows
   // the ORIGINAL span instantiated at V = test value equals the span the

@@ -392,20 +392,17 @@ TEST_F(SpanFixture, StrengthReducedUseIsMatchedByItsExpression) {
     }
 }
 
-// A multiplier of 4 folded into a lea (scaled_diff.c): with test values of
-// its own kind (8, 16: lea and shl+sub) the region matching cannot state
-// the test builds' expression in V; with plain values (imul, T = V) it can,
-// and the build at another value confirms the span by its expression, not
-// its shape (a lea at 4, 8; an imul at 47).
-TEST_F(SpanFixture, MultiplierFoldedIntoLeaIsMatchedWithPlainTestValues) {
-  const int64_t v0 = 4;
-  auto orig_obj = build("scaled_diff.c", v0);
-  DecodedFunction orig = function(orig_obj);
-  auto region_span = [&](TestFamily family, DecodedFunction &test, std::vector<SpanSeed> &seeds,
-                         size_t &first, size_t &last) -> std::optional<CriticalSpan> {
+// Region spans of a fixture: the first region find_object_seeds files,
+// matched by build_region_span, with test values of one family.
+struct RegionFixture : SpanFixture {
+  DecodedFunction orig, test;
+  std::vector<SpanSeed> seeds;
+  std::optional<CriticalSpan> span(const std::string &src, int64_t v0, TestFamily family, std::string *why = nullptr) {
+    auto orig_obj = build(src, v0);
+    orig = function(orig_obj);
     auto values = choose_test_values(v0, family);
     std::vector<Variant> vs;
-    for (size_t i = 0; i < 3; ++i) vs.push_back({values[i], build("scaled_diff.c", values[i])});
+    for (size_t i = 0; i < 3; ++i) vs.push_back({values[i], build(src, values[i])});
     auto found = find_object_seeds("f.o", orig_obj, vs, v0);
     EXPECT_TRUE(found) << found.error().message;
     if (!found || found->regions.empty()) return std::nullopt;
@@ -414,33 +411,44 @@ TEST_F(SpanFixture, MultiplierFoldedIntoLeaIsMatchedWithPlainTestValues) {
       if (v.value == rg.test_value) test = function(v.object);
     seeds.clear();
     for (auto &[insn, op, rel] : rg.seeds) seeds.push_back({insn, op, rel});
-    first = rg.test_first, last = rg.test_last;
-    std::string why;
-    auto cs = build_region_span(orig, rg.orig_first, rg.orig_last, test, first, last, seeds, v0, why);
+    std::string w;
+    auto cs = build_region_span(orig, rg.orig_first, rg.orig_last, test, rg.test_first, rg.test_last, seeds, v0, w);
+    if (why) *why = cs ? cs->detail : w;
     if (!cs || cs->proof != ProofResult::Proved) return std::nullopt;
     return cs;
-  };
-  DecodedFunction test;
-  std::vector<SpanSeed> seeds;
-  size_t first = 0, last = 0;
-  EXPECT_FALSE(region_span(TestFamily::Shaped, test, seeds, first, last)) << "powers of two: shl, T = log2 V";
-  auto cs = region_span(TestFamily::Plain, test, seeds, first, last);
+  }
+  // eax after the update for V', with every other register distinct.
+  uint64_t eax_after(const CriticalSpan &cs, std::map<std::string, uint64_t> regs, int64_t v,
+                     std::function<std::optional<uint64_t>(uint64_t, unsigned)> load = {}) {
+    ConcreteEnv env;
+    for (int r = 0; r < 16; ++r) env.regs[gpr_name(r)] = 0xdead0000 + r;
+    for (auto &[k, x] : regs) env.regs[k] = x;
+    env.v = v;
+    env.load = load;
+    EXPECT_EQ(cs.update["assign"].size(), 1u);
+    EXPECT_EQ(cs.update["assign"][0]["dest"], "rax");
+    auto r = evaluate_update_expr(cs.update["assign"][0]["expr"], env);
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : 0;
+  }
+};
+
+// A multiplier of 4 folded into a lea (scaled_diff.c): with test values of
+// its own kind (8, 16: lea and shl+sub) the region matching cannot state
+// the test builds' expression in V; with plain values (imul, T = V) it can,
+// though the test builds keep the product in edi and the shipped code in
+// eax; and the build at another value confirms the span by what it
+// computes, not its shape (a lea at 4, 8; an imul at 47).
+TEST_F(RegionFixture, MultiplierFoldedIntoLeaIsMatchedWithPlainTestValues) {
+  EXPECT_FALSE(span("scaled_diff.c", 4, TestFamily::Shaped)) << "powers of two: shl, T = log2 V";
+  auto cs = span("scaled_diff.c", 4, TestFamily::Plain);
   ASSERT_TRUE(cs);
   EXPECT_EQ(cs->kind, SynthKind::Insertion);  // edi survives the lea
   for (auto &sd : seeds) EXPECT_TRUE(sd.relation.linear) << sd.relation.describe();
-  // The test builds keep the product in edi, the shipped code in eax: the
-  // update writes eax = (idle - 2) * V', as a build at V' computes it.
-  ASSERT_EQ(cs->update["assign"].size(), 1u);
-  EXPECT_EQ(cs->update["assign"][0]["dest"], "rax");
   for (uint64_t x : {3ull, 7ull, 123456ull})
-    for (int64_t v : {1, 4, 47, 100000}) {
-      ConcreteEnv env;
-      for (int r = 0; r < 16; ++r) env.regs[gpr_name(r)] = 0xdead0000 + r;
-      env.regs["rdi"] = x;
-      env.v = v;
-      EXPECT_EQ(*evaluate_update_expr(cs->update["assign"][0]["expr"], env), ((x - 2) * v) & 0xffffffff);
-    }
-  // Cross builds compare the region by what it computes.
+    for (int64_t v : {1, 4, 47, 100000}) EXPECT_EQ(eax_after(*cs, {{"rdi", x}}, v), ((x - 2) * v) & 0xffffffff);
+  ASSERT_TRUE(cs->spec_region);
+  auto [first, last] = *cs->spec_region;
   for (int64_t v : {4, 8, 16, 47, 1000}) {
     DecodedFunction at = function(build("scaled_diff.c", v));
     EXPECT_EQ(same_region_expression(test, first, last, seeds, at, v), "same") << v;
@@ -448,6 +456,27 @@ TEST_F(SpanFixture, MultiplierFoldedIntoLeaIsMatchedWithPlainTestValues) {
   }
   DecodedFunction at8 = function(build("scaled_diff.c", 8));
   EXPECT_NE(same_expression(test, first, last, seeds, at8, 8), "same") << "the shapes differ: lea vs imul";
+}
+
+// A multiplier of a field read from memory (scaled_load.c): the shipped
+// mov; mov $32; add has an unrelated instruction in the middle, so the
+// region grows over it; the add's carry comes from the read but the flags
+// are dead, so the update may read the field again.
+TEST_F(RegionFixture, MultiplierOfALoadedFieldGrowsOverScheduledInstructions) {
+  std::string why;
+  auto cs = span("scaled_load.c", 2, TestFamily::Plain, &why);
+  ASSERT_TRUE(cs) << why;
+  EXPECT_EQ(orig.insns[cs->last].mnemonic(), ZYDIS_MNEMONIC_ADD) << orig.insns[cs->last].text;
+  uint64_t rdi = 0x10000;
+  for (uint32_t io_opt : {0u, 5u, 4096u, 0x7fffffffu})
+    for (int64_t v : {1, 2, 43, 1000}) {
+      auto load = [&](uint64_t addr, unsigned bytes) -> std::optional<uint64_t> {
+        EXPECT_EQ(addr, rdi + 0x1fc);
+        EXPECT_EQ(bytes, 4u);
+        return io_opt;
+      };
+      EXPECT_EQ(eax_after(*cs, {{"rdi", rdi}}, v, load), (uint32_t)(io_opt * (uint32_t)v)) << io_opt << " " << v;
+    }
 }
 
 // The proof checker against wrong updates: each must get a counterexample.
