@@ -30,6 +30,10 @@ struct Insn {
   ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT]{};
   std::vector<Operand> ops;  // visible operands, in Intel order
   std::string text;          // AT&T syntax, as objdump prints it
+  // A branch whose target the linker fills in: the symbol it names, when
+  // that is a function or other named symbol ("__x86_return_thunk" makes a
+  // jmp a return); empty for a section (the function's own cold part).
+  std::string branch_symbol;
 
   ZydisMnemonic mnemonic() const { return zi.mnemonic; }
   // Mnemonic and operand kinds/sizes, registers and values left out.

@@ -9,12 +9,35 @@
 
 namespace kx {
 
+namespace {
+
+// Names the symbol each relocated branch of `fn` jumps or calls to, so the
+// analysis can tell a return (jmp __x86_return_thunk) and a tail call from
+// a jump into the function's cold part.
+void name_branch_symbols(const ElfFile &object, const ElfSymbol &fn, std::vector<Insn> &insns) {
+  auto relocs = object.relocations_for(fn.section);
+  const auto &syms = object.symbols();
+  size_t r = 0;
+  for (auto &in : insns) {
+    auto cat = in.zi.meta.category;
+    if (cat != ZYDIS_CATEGORY_UNCOND_BR && cat != ZYDIS_CATEGORY_COND_BR && cat != ZYDIS_CATEGORY_CALL) continue;
+    uint64_t start = fn.value + in.offset, end = start + in.length;
+    while (r < relocs.size() && relocs[r].offset < start) ++r;
+    if (r < relocs.size() && relocs[r].offset < end && relocs[r].symbol < syms.size() &&
+        syms[relocs[r].symbol].type != STT_SECTION)
+      in.branch_symbol = syms[relocs[r].symbol].name;
+  }
+}
+
+}  // namespace
+
 Result<std::map<std::string, DecodedFunction>> decode_functions(const ElfFile &object) {
   std::map<std::string, DecodedFunction> out;
   for (auto *s : object.functions()) {
     KX_ASSIGN(bytes, object.symbol_bytes(*s));
     auto insns = disassemble(bytes, relocation_mask(object, *s));
     if (!insns) return insns.error().context(object.path().filename().string() + ":" + s->name);
+    name_branch_symbols(object, *s, *insns);
     out[s->name] = DecodedFunction{s->name, s, std::move(*insns)};
   }
   return out;

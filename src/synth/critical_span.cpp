@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "symbolic/lifter.h"
+#include "symbolic/liveness.h"
 #include "synth/update_expr.h"
 #include "util/hex.h"
 
@@ -643,11 +644,11 @@ std::array<FirstAccess, 16> first_accesses(const DecodedFunction &f, size_t from
   for (size_t i = from; i < f.insns.size() && i < from + 16; ++i) {
     const Insn &in = f.insns[i];
     auto cat = in.zi.meta.category;
-    if (cat == ZYDIS_CATEGORY_RET || cat == ZYDIS_CATEGORY_CALL) {
+    if (is_return(in) || cat == ZYDIS_CATEGORY_CALL) {
       // The ABI: a ret reads the return value and the callee-saved
       // registers; a call its arguments, and keeps the callee-saved ones
       // for later (live); it clobbers the rest.
-      bool ret = cat == ZYDIS_CATEGORY_RET;
+      bool ret = is_return(in);
       for (int r : {kRbx, kRsp, kRbp, 12, 13, 14, 15}) set(r, FirstAccess::Read, i, -1);
       if (ret) set(kRax, FirstAccess::Read, i, -1);
       else
@@ -715,43 +716,42 @@ Result<RegionMatch> match_region(const DecodedFunction &spec, size_t sf, size_t 
   to.push_back(c.bv_val(value, 64));
   auto at = [&](z3::expr e) { return e.substitute(from, to); };
 
-  // Each value the spec computes from V is found where the instruction
-  // that first reads it after the region — aligned with its partner in the
-  // other build — reads it there: register renaming is only naming.
+  // Every register the other build reads after its region must hold what
+  // the spec holds in the register its partner instruction reads in the
+  // same role: register renaming is only naming. What only the ABI reads
+  // (a ret, a call) or nothing aligned reads keeps its name.
   std::vector<long> map = align_functions(spec, other);
+  std::vector<long> back(other.insns.size(), -1);
+  for (size_t i = 0; i < map.size(); ++i)
+    if (map[i] >= 0) back[map[i]] = static_cast<long>(i);
   auto spec_next = first_accesses(spec, sl + 1), other_next = first_accesses(other, ol + 1);
+  // Registers no path after the region reads are temporaries.
+  const uint16_t spec_live = live_in(spec.insns)[sl + 1], other_live = live_in(other.insns)[ol + 1];
   RegionMatch m;
-  std::set<int> image;
+  std::set<int> followed;  // spec registers the other build's reads follow
   z3::expr same = at(a.mem) == b.mem;
-  for (int r = 0; r < 16; ++r) {
-    if (!has_v(a.gpr[r])) continue;
-    const FirstAccess &fa = spec_next[r];
-    if (fa.kind == FirstAccess::Overwritten) continue;  // a temporary
-    std::string name = gpr_name(r);
-    if (fa.kind == FirstAccess::Unknown)
-      return make_error("no instruction after the region reads " + name + ", which holds a value of V");
-    long p = map[fa.insn];
-    if (p < 0 || other.insns[p].mnemonic() != spec.insns[fa.insn].mnemonic())
-      return make_error("the reader of " + name + " (" + spec.insns[fa.insn].text + ") has no partner");
-    int t = fa.operand < 0 ? r : same_role(spec.insns[fa.insn], fa.operand, r, other.insns[p]);
-    if (t < 0 || other_next[t].kind != FirstAccess::Read || other_next[t].insn != static_cast<size_t>(p) ||
-        image.count(t))
-      return make_error("the reader of " + name + " (" + spec.insns[fa.insn].text + ") reads no region value in " +
-                        other.insns[p].text);
-    image.insert(t);
-    m.rename.push_back({r, t});
-    same = same && at(a.gpr[r]) == b.gpr[t];
-  }
-  // Whatever else the other build's code reads after its region must be
-  // what the spec holds there, and not a value of V: the update rewrites
-  // only the renamed registers.
   for (int w = 0; w < 16; ++w) {
-    if (image.count(w) || other_next[w].kind == FirstAccess::Overwritten) continue;
-    if (has_v(a.gpr[w]))
-      return make_error(std::string(gpr_name(w)) + " is read after the other build's region, but holds a value of V "
-                        "in the spec that the reads do not follow");
-    same = same && a.gpr[w] == b.gpr[w];
+    const FirstAccess &fa = other_next[w];
+    if (fa.kind == FirstAccess::Overwritten || !(other_live >> w & 1)) continue;
+    int u = w;
+    if (fa.kind == FirstAccess::Read && fa.operand >= 0) {
+      const Insn &reader = other.insns[fa.insn];
+      long i = back[fa.insn];
+      if (i < 0 || spec.insns[i].mnemonic() != reader.mnemonic())
+        return make_error("the reader of " + std::string(gpr_name(w)) + " (" + reader.text + ") has no partner");
+      u = same_role(reader, fa.operand, w, spec.insns[i]);
+      if (u < 0 || spec_next[u].kind != FirstAccess::Read || spec_next[u].insn != static_cast<size_t>(i))
+        return make_error("the reader of " + std::string(gpr_name(w)) + " (" + reader.text +
+                          ") reads no region value in " + spec.insns[i].text);
+    }
+    same = same && b.gpr[w] == at(a.gpr[u]);
+    followed.insert(u);
+    if (has_v(a.gpr[u])) m.rename.push_back({u, w});
   }
+  // And every value of V the spec goes on to read, the other build reads.
+  for (int r = 0; r < 16; ++r)
+    if (has_v(a.gpr[r]) && spec_next[r].kind != FirstAccess::Overwritten && (spec_live >> r & 1) && !followed.count(r))
+      return make_error("the other build does not read the value of V the spec keeps in " + std::string(gpr_name(r)));
   // Flags nobody reads after the region need not agree (imul and lea+shl
   // set them differently).
   m.flags_live = !flags_dead_after(other, ol);
@@ -801,7 +801,7 @@ bool flags_dead_after(const DecodedFunction &f, size_t last) {
     const auto *cf = in.zi.cpu_flags;
     if (cf && (cf->tested & kAll)) return false;
     auto cat = in.zi.meta.category;
-    if (cat == ZYDIS_CATEGORY_RET || cat == ZYDIS_CATEGORY_CALL) return true;
+    if (is_return(in) || is_tail_call(in) || cat == ZYDIS_CATEGORY_CALL) return true;
     if ((flags_written(in) & kAll) == kAll) return true;
     if (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR) return false;
   }
@@ -949,25 +949,56 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
     return std::nullopt;
   }
   // Same state at V0, whatever the instructions and registers? The
-  // compiler may schedule an unrelated instruction into the middle of the
-  // shipped computation (mov; mov $32; add for one imul): then the region
-  // grows over the next aligned pair and the gap after it, a few times.
-  auto match = match_region(test, tfirst, tlast, seeds, orig, ofirst, olast, v0, timeout_ms);
+  // compiler may schedule unrelated instructions into the shipped
+  // computation (mov; mov $32; add for one imul), or its loads before it:
+  // then the region grows over the neighbouring aligned pairs and the gaps
+  // beyond them, up to four each way, smallest first.
   std::vector<long> map = align_functions(test, orig);
-  for (int grow = 0; !match && grow < 3; ++grow) {
-    size_t b = tlast + 1;
-    if (b >= test.insns.size() || map[b] != static_cast<long>(olast + 1)) break;
-    size_t next = b + 1;
+  auto is_branch = [](const Insn &in) {
+    auto c = in.zi.meta.category;
+    return c == ZYDIS_CATEGORY_COND_BR || c == ZYDIS_CATEGORY_UNCOND_BR || c == ZYDIS_CATEGORY_CALL ||
+           c == ZYDIS_CATEGORY_RET;
+  };
+  auto straight = [&](const DecodedFunction &f, size_t a, size_t b) {
+    for (size_t i = a; i <= b && i < f.insns.size(); ++i)
+      if (is_branch(f.insns[i])) return false;
+    return true;
+  };
+  std::vector<std::pair<size_t, size_t>> ends = {{tlast, olast}}, starts = {{tfirst, ofirst}};
+  while (ends.size() < 5) {
+    auto [t, o] = ends.back();
+    size_t next = t + 2;  // past the aligned neighbour t + 1
+    if (t + 1 >= test.insns.size() || map[t + 1] != static_cast<long>(o + 1)) break;
     while (next < test.insns.size() && map[next] < 0) ++next;
-    if (next >= test.insns.size() || map[next] <= map[b] || next - tfirst > 25 ||
-        static_cast<size_t>(map[next]) - ofirst > 25)
+    if (next >= test.insns.size() || map[next] <= map[t + 1] || !straight(test, t + 1, next - 1) ||
+        !straight(orig, o + 1, static_cast<size_t>(map[next] - 1)))
       break;
-    auto grown = match_region(test, tfirst, next - 1, seeds, orig, ofirst, static_cast<size_t>(map[next] - 1), v0,
-                              timeout_ms);
-    if (!grown && grown.error().message.rfind("a branch", 0) == 0) break;
-    tlast = next - 1;
-    olast = static_cast<size_t>(map[next] - 1);
-    if (grown) match = grown;
+    ends.push_back({next - 1, static_cast<size_t>(map[next] - 1)});
+  }
+  while (starts.size() < 5) {
+    auto [t, o] = starts.back();
+    if (t < 1 || o < 1 || map[t - 1] != static_cast<long>(o - 1)) break;
+    long prev = static_cast<long>(t) - 2;  // before the aligned neighbour t - 1
+    while (prev >= 0 && map[prev] < 0) --prev;
+    long oprev = prev < 0 ? -1 : map[prev];
+    if (oprev >= static_cast<long>(o) - 1 || !straight(test, prev + 1, t - 1) || !straight(orig, oprev + 1, o - 1)) break;
+    starts.push_back({static_cast<size_t>(prev + 1), static_cast<size_t>(oprev + 1)});
+  }
+  std::vector<std::pair<size_t, size_t>> tries;  // (start index, end index), smallest first
+  for (size_t b = 0; b < starts.size(); ++b)
+    for (size_t e = 0; e < ends.size(); ++e) tries.push_back({b, e});
+  std::stable_sort(tries.begin(), tries.end(), [](auto &x, auto &y) { return x.first + x.second < y.first + y.second; });
+  Result<RegionMatch> match = make_error("no region");
+  for (auto [b, e] : tries) {
+    auto [tf, of] = starts[b];
+    auto [tl, ol] = ends[e];
+    if (tl - tf >= 25 || ol + 1 - of > 25) continue;
+    auto m = match_region(test, tf, tl, seeds, orig, of, ol, v0, timeout_ms);
+    if (b == 0 && e == 0) match = m;  // the first region's reason, if none matches
+    if (!m) continue;
+    match = m;
+    tfirst = tf, tlast = tl, ofirst = of, olast = ol;
+    break;
   }
   if (!match) {
     why = "the original's instructions do not compute the test builds' expression at V=" + std::to_string(v0) +

@@ -1,0 +1,27 @@
+// Which general-purpose registers are live (may be read before being
+// written) at each instruction of a function: the classic backward dataflow
+// over its control flow, with the System V ABI at calls and returns. Region
+// matching (synth/critical_span.cpp) uses it to tell the values the code
+// after a region reads from the temporaries two compilations leave behind.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "binary/disasm.h"
+
+namespace kx {
+
+// A ret, or a jmp to __x86_return_thunk (what a ret is in a kernel built
+// with return thunks: the running kernel patches it back into a ret).
+bool is_return(const Insn &in);
+// A jump to another function: it reads the arguments and keeps the
+// callee-saved registers for the caller, as a call followed by a ret would.
+bool is_tail_call(const Insn &in);
+
+// Bit r (0 = rax … 15 = r15, x86 encoding order) of live_in[i]: register r
+// may be read at instruction i or after it before being written. Where the
+// flow leaves what the function's code shows (an indirect jump, a jump to
+// another section or function), every register counts as live.
+std::vector<uint16_t> live_in(const std::vector<Insn> &insns);
+
+}  // namespace kx
