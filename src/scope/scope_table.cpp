@@ -230,6 +230,10 @@ std::string report_text(const nlohmann::json &r) {
   std::string family = str(r, "test_family");
   line("  objects rebuilt:" + objs + " (test values " + values +
        (family.empty() || family == "shaped" ? "" : ", " + family + " family") + ")");
+  // Older reports lack the count; a selection that dropped nothing is not worth a line.
+  size_t seeing = r.value("objects_seeing", size_t{0}), rebuilt = r.value("objects", nlohmann::json::array()).size();
+  if (seeing > rebuilt)
+    line("  objects: " + std::to_string(seeing) + " include it, " + std::to_string(rebuilt) + " expand it");
   for (auto &t : r.value("families_tried", nlohmann::json::array()))
     line("  also tried " + t.get<std::string>());
   for (auto &u : r.value("uses", nlohmann::json::array())) {
