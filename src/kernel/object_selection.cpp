@@ -20,6 +20,8 @@ namespace {
 // Bump when judge_unit changes what it drops: cached selections of another
 // version are redone.
 constexpr int kJudgeVersion = 1;
+// Targets per make run (see the loop in select_expanding_objects).
+constexpr size_t kChunk = 128;
 
 enum class TokKind { Ident, Literal, Punct, Number };
 struct Tok {
@@ -263,6 +265,7 @@ UnitVerdict judge_unit(const std::optional<std::string> &preprocessed) {
   auto reaches = [&](size_t b, size_t e) {
     for (size_t i = b; i <= e; ++i) {
       if (carries_sentinel(t[i])) return true;
+      if (tainted.empty()) continue;
       bool hit = false;
       names_in(t[i], [&](std::string_view n) { hit = hit || tainted.count(n); });
       if (hit) return true;
@@ -324,9 +327,10 @@ UnitVerdict judge_unit(const std::optional<std::string> &preprocessed) {
   auto visit = [&](const Item &it) {
     for (size_t i = it.begin; i <= it.end; ++i)
       names_in(t[i], [&](std::string_view n) {
-        if (!live.insert(n).second) return;
-        if (auto s = statics.find(n); s != statics.end())
-          for (auto *f : s->second) work.push_back(f);
+        // Only the static functions' names matter (and this keeps it fast).
+        auto s = statics.find(n);
+        if (s == statics.end() || !live.insert(n).second) return;
+        for (auto *f : s->second) work.push_back(f);
       });
   };
   for (auto &it : items)
@@ -365,12 +369,12 @@ Result<ObjectSelection> select_expanding_objects(const PreparedKernel &k, const 
   }
 
   std::vector<std::string> targets;
-  std::map<std::string, std::string> target_of;
+  std::map<std::string, std::string> object_of;
   ObjectSelection s;
   for (auto &o : objects) {
     if (o.size() > 2 && o.ends_with(".o")) {
       targets.push_back(o.substr(0, o.size() - 2) + ".i");
-      target_of[o] = targets.back();
+      object_of[targets.back()] = o;
     } else {
       s.kept.push_back(o);
       s.why[o] = "not a C object: kept";
@@ -381,30 +385,46 @@ Result<ObjectSelection> select_expanding_objects(const PreparedKernel &k, const 
   KX_ASSIGN(out, make_temp_dir(dir, "pp-"));
   Progress prog("preprocessing " + std::to_string(targets.size()) + " unit(s) that see " + token.file +
                 " with the constant replaced");
-  auto made = make_scratch_variant(k, {{token.file, token.offset, token.length, sentinel_literal()}}, targets, out);
-  if (!made) {
-    fs::remove_all(out, ec);
-    return made.error().context("preprocessing the units that see it");
-  }
-  std::set<std::string> ok(made->begin(), made->end());
-  Status read_ok;
-  for (auto &[o, target] : target_of) {
-    std::optional<std::string> text;
-    if (ok.count(target)) {
-      auto r = read_file(out / target);
-      if (!r) {
-        read_ok = r.error();
-        break;
-      }
-      text = std::move(*r);
-      fs::remove(out / target, ec);  // several MB each: keep the peak small
+  // In chunks: a preprocessed unit is several MB (tcp.h's 85 units: 400 MB),
+  // so each chunk is judged and deleted before the next is made; between
+  // chunks the tree is restored and other kx builds may take their turn.
+  size_t made_any = 0;
+  std::string first_error;
+  Status status;
+  for (size_t c = 0; c < targets.size() && status; c += kChunk) {
+    std::vector<std::string> chunk(targets.begin() + c, targets.begin() + std::min(targets.size(), c + kChunk));
+    auto made = make_scratch_variant(k, {{token.file, token.offset, token.length, sentinel_literal()}}, chunk, out);
+    if (!made) {
+      status = made.error();
+      break;
     }
-    UnitVerdict v = judge_unit(text);
-    (v.affected ? s.kept : s.dropped).push_back(o);
-    s.why[o] = v.why;
+    made_any += made->made.size();
+    if (first_error.empty()) first_error = made->first_error;
+    std::set<std::string> ok(made->made.begin(), made->made.end());
+    for (auto &t : chunk) {
+      const std::string &o = object_of[t];
+      std::optional<std::string> text;
+      if (ok.count(t)) {
+        auto r = read_file(out / t);
+        if (!r) {
+          status = r.error();
+          break;
+        }
+        text = std::move(*r);
+        fs::remove(out / t, ec);
+      }
+      UnitVerdict v = judge_unit(text);
+      (v.affected ? s.kept : s.dropped).push_back(o);
+      s.why[o] = v.why;
+    }
   }
   fs::remove_all(out, ec);
-  if (!read_ok) return read_ok.error();
+  if (!status) return status.error().context("preprocessing the units that see it");
+  // Not one unit preprocessed: the tree or the toolchain is broken, and
+  // keeping them all would hide it.
+  if (made_any == 0 && !targets.empty())
+    return make_error("preprocessing the units that see it: make made none of " + std::to_string(targets.size()) +
+                      " targets" + (first_error.empty() ? "" : ": " + first_error));
   std::sort(s.kept.begin(), s.kept.end());
   std::sort(s.dropped.begin(), s.dropped.end());
   prog.done(std::to_string(s.kept.size()) + " of " + std::to_string(objects.size()) + " expand it");

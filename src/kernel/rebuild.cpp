@@ -131,9 +131,9 @@ namespace {
 // one made to out_dir; returns the ones made. Without `scratch` a target that
 // is not made is an error; scratch targets (make -k) each stand on their own,
 // and are no part of the tree's build state: their kbuild records go too.
-Result<std::vector<std::string>> make_in_edited_tree(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
-                                                     const std::vector<std::string> &targets,
-                                                     const fs::path &out_dir, bool scratch) {
+Result<ScratchMade> make_in_edited_tree(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
+                                        const std::vector<std::string> &targets, const fs::path &out_dir,
+                                        bool scratch) {
   KX_ASSIGN(lock, TreeLock::take(k, true));
   KX_TRY(recover_tree(k));
   InterruptScope interrupts;
@@ -162,7 +162,7 @@ Result<std::vector<std::string>> make_in_edited_tree(const PreparedKernel &k, co
   }
   // Restore before anything else can go wrong.
   Status restored = edits.empty() ? Status{} : recover_tree(k);
-  std::vector<std::string> made;
+  ScratchMade made;
   if (built && !g_interrupted) {
     for (auto &o : targets) {
       if (scratch && !fs::exists(k.tree / o)) continue;
@@ -170,19 +170,7 @@ Result<std::vector<std::string>> make_in_edited_tree(const PreparedKernel &k, co
       fs::rename(k.tree / o, out_dir / o, ec);
       if (ec) fs::copy_file(k.tree / o, out_dir / o, fs::copy_options::overwrite_existing, ec);
       if (ec) built = make_error("cannot move " + o + " out of the tree: " + ec.message());
-      else made.push_back(o);
-    }
-    if (scratch && made.empty() && !targets.empty()) {
-      // One line: the first error make or the compiler reported.
-      std::string first;
-      for (size_t b = 0, e; b < make_output.size() && first.empty(); b = e + 1) {
-        e = make_output.find('\n', b);
-        if (e == std::string::npos) e = make_output.size();
-        std::string l = make_output.substr(b, e - b);
-        if (l.find("rror") != std::string::npos) first = l;
-      }
-      built = make_error("make made none of " + std::to_string(targets.size()) + " targets" +
-                         (first.empty() ? "" : ": " + first));
+      else made.made.push_back(o);
     }
   }
   for (auto &o : targets) {
@@ -195,6 +183,13 @@ Result<std::vector<std::string>> make_in_edited_tree(const PreparedKernel &k, co
   if (!restored) return restored.error().context("restoring the kernel tree");
   if (g_interrupted) return make_error("interrupted (kernel tree restored)");
   if (!built) return built.error();
+  // One line: the first error make or the compiler reported.
+  for (size_t b = 0, e; b < make_output.size() && made.first_error.empty(); b = e + 1) {
+    e = make_output.find('\n', b);
+    if (e == std::string::npos) e = make_output.size();
+    std::string l = make_output.substr(b, e - b);
+    if (l.find("rror") != std::string::npos) made.first_error = l;
+  }
   return made;
 }
 
@@ -207,9 +202,8 @@ Status build_variant(const PreparedKernel &k, const std::vector<SourceEdit> &edi
   return {};
 }
 
-Result<std::vector<std::string>> make_scratch_variant(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
-                                                      const std::vector<std::string> &targets,
-                                                      const fs::path &out_dir) {
+Result<ScratchMade> make_scratch_variant(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
+                                         const std::vector<std::string> &targets, const fs::path &out_dir) {
   return make_in_edited_tree(k, edits, targets, out_dir, true);
 }
 
