@@ -3,6 +3,11 @@
 // preprocessed texts, then the whole pass on a tiny make-based tree: the
 // edit, make -k of .i targets, the verdicts, the restored tree, the cache.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include "kernel/object_selection.h"
 #include "test_util.h"
@@ -120,6 +125,35 @@ TEST_F(SelectionFixture, NothingPreprocessedIsOneClearErrorAndTheTreeIsRestored)
   EXPECT_NE(s.error().message.find("made none of 4 targets"), std::string::npos) << s.error().message;
   EXPECT_EQ(*read_file(tree / "batch.h"), header);
   EXPECT_EQ(fs::last_write_time(tree / "batch.h"), mtime);
+}
+
+TEST_F(SelectionFixture, CtrlCWhilePreprocessingRestoresTheTreeAndSaysSo) {
+  ASSERT_TRUE(write_file_atomic(tree / "Makefile", "%.i: %.c\n\tsleep 30; gcc -E -I. $< -o $@\n"));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);  // a terminal's Ctrl-C reaches the whole group
+    auto r = select_expanding_objects(k, token(), objects);
+    std::string msg = r ? "ok" : r.error().message;
+    (void)!write(fds[1], msg.data(), msg.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  fs::path meta = profile_cache_dir(k.profile) / "journal/meta.json";
+  for (int i = 0; i < 200 && !fs::exists(meta); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_NE(*read_file(tree / "batch.h"), header);  // edited, make running
+  kill(-pid, SIGINT);
+  waitpid(pid, nullptr, 0);
+  char buf[256] = {};
+  (void)!read(fds[0], buf, sizeof buf - 1);
+  close(fds[0]);
+  EXPECT_NE(std::string(buf).find("interrupted (kernel tree restored)"), std::string::npos) << buf;
+  EXPECT_EQ(std::string(buf).find('\n'), std::string::npos) << buf;  // one line
+  EXPECT_EQ(*read_file(tree / "batch.h"), header);
+  EXPECT_EQ(fs::last_write_time(tree / "batch.h"), mtime);
+  EXPECT_FALSE(fs::exists(profile_cache_dir(k.profile) / "journal"));
 }
 
 }  // namespace
