@@ -276,7 +276,7 @@ std::string report_text(const nlohmann::json &r) {
   if (r.contains("timing")) {
     char b[64];
     std::string t = "  time:";
-    for (const char *k : {"locate", "objects", "rebuild", "diff", "map", "spans", "safe_spans", "total"}) {
+    for (const char *k : {"locate", "objects", "select", "rebuild", "diff", "map", "spans", "safe_spans", "total"}) {
       if (!r["timing"].contains(k)) continue;
       snprintf(b, sizeof b, " %s %.1fs", k, r["timing"][k].get<double>());
       t += b;
