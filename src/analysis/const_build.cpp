@@ -12,6 +12,7 @@
 #include "binary/vmlinux_symbols.h"
 #include "seeds/function_diff.h"
 #include "kernel/affected_objects.h"
+#include "kernel/object_selection.h"
 #include "kernel/rebuild.h"
 #include "spec/c_tokens.h"
 #include "util/analysis_version.h"
@@ -136,11 +137,25 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
   reading.reset();  // the rebuilds below take the tree exclusively
   r.objects = affected.objects;
   r.macros = affected.macros;
+  r.objects_seeing = r.objects.size();
   timer.lap("objects");
+  // Most units that see a header constant never expand it into code; only
+  // those that can are rebuilt (kernel/object_selection.h).
+  if (r.objects.size() > kSelectAbove) {
+    KX_ASSIGN(sel, select_expanding_objects(k, {site.file, site.offset, site.length, ""}, r.objects));
+    r.objects = sel.kept;
+    timer.lap("select");
+  }
   if (r.objects.size() > opts.max_objects) {
     r.status = ConstStatus::Error;
-    r.reason = std::to_string(r.objects.size()) + " objects can see it (more than --max-objects " +
-               std::to_string(opts.max_objects) + "); raise the bound to analyse it";
+    r.reason = std::to_string(r.objects_seeing) + " objects can see it, " + std::to_string(r.objects.size()) +
+               " expand it (more than --max-objects " + std::to_string(opts.max_objects) +
+               "); raise the bound to analyse it";
+    return r;
+  }
+  if (r.objects.empty() && r.objects_seeing) {
+    r.status = ConstStatus::Untunable;
+    r.reason = "none of the " + std::to_string(r.objects_seeing) + " objects that can see it expands it into code";
     return r;
   }
   if (r.objects.empty()) {
@@ -513,6 +528,7 @@ nlohmann::json to_json(const ConstReport &r) {
   j["kernel"] = {{"release", r.release}, {"build_id", r.build_id}};
   j["analysis"] = analysis_version();
   j["objects"] = r.objects;
+  j["objects_seeing"] = r.objects_seeing;
   j["test_values"] = r.test_values;
   j["test_family"] = test_family_name(r.test_family);
   j["families_tried"] = r.families_tried;

@@ -32,7 +32,8 @@ struct ConstReport {
   std::string id;
   ConstSite site;
   std::string release, build_id;
-  std::vector<std::string> objects;      // rebuilt
+  std::vector<std::string> objects;      // rebuilt: those of objects_seeing that expand it
+  size_t objects_seeing = 0;             // units that include its file and mention it
   std::vector<std::string> macros;       // names followed to find them
   std::vector<int64_t> test_values;
   TestFamily test_family = TestFamily::Shaped;  // which kind of test values these are
@@ -57,7 +58,7 @@ Result<ConstSite> resolve_const(const std::filesystem::path &tree, const std::st
 struct BuildOptions {
   bool seeds_only = false;  // stop after the seeds (no spans, no proofs)
   // A header constant can reach hundreds of objects; rebuilding them all at
-  // several values takes long. Above this many, stop and say so.
+  // several values takes long. Above this many that expand it, stop and say so.
   size_t max_objects = 48;
 };
 Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg, const BuildOptions &opts = {});

@@ -19,7 +19,7 @@ void add_build_command(CLI::App &app, Globals &g, Action &action) {
   build->add_flag("--if-stale", *if_stale,
                   "analyse only consts the scope table lacks or holds from another analysis version (kx version)");
   auto max_objects = std::make_shared<size_t>(BuildOptions{}.max_objects);
-  build->add_option("--max-objects", *max_objects, "refuse constants more objects than this can see")
+  build->add_option("--max-objects", *max_objects, "refuse constants that more objects than this expand into code")
       ->capture_default_str();
   build->callback([&g, &action, specs, json, seeds_only, if_stale, max_objects] {
     action = [&g, specs, json, seeds_only, if_stale, max_objects]() -> Result<int> {

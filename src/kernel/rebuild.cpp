@@ -124,41 +124,87 @@ Status recover_tree(const PreparedKernel &k) {
   return {};
 }
 
-Status build_variant(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
-                     const std::vector<std::string> &objects, const fs::path &out_dir) {
+namespace {
+
+// The one way the tree is edited: under its exclusive lock, journaled, and
+// restored before anything else can go wrong. Makes `targets` and moves each
+// one made to out_dir; returns the ones made. Without `scratch` a target that
+// is not made is an error; scratch targets (make -k) each stand on their own,
+// and are no part of the tree's build state: their kbuild records go too.
+Result<ScratchMade> make_in_edited_tree(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
+                                        const std::vector<std::string> &targets, const fs::path &out_dir,
+                                        bool scratch) {
   KX_ASSIGN(lock, TreeLock::take(k, true));
   KX_TRY(recover_tree(k));
   InterruptScope interrupts;
   std::error_code ec;
-  // Objects left in the tree would satisfy make without a rebuild.
-  for (auto &o : objects) fs::remove(k.tree / o, ec);
+  // Targets left in the tree would satisfy make without a rebuild.
+  for (auto &o : targets) fs::remove(k.tree / o, ec);
   Status built;
   if (!edits.empty()) {
     KX_TRY(journal_edits(k, edits));
     built = apply_edits(k, edits);
   }
+  std::string make_output;
   if (built) {
     std::vector<std::string> cmd = {"make", "-C", k.tree.string(),
                                     "-j" + std::to_string(std::max(1l, sysconf(_SC_NPROCESSORS_ONLN)))};
+    if (scratch) cmd.push_back("-k");
     cmd.insert(cmd.end(), k.env.make_vars.begin(), k.env.make_vars.end());
-    cmd.insert(cmd.end(), objects.begin(), objects.end());
-    auto r = run_checked(cmd);
-    if (!r) built = make_error("make failed: " + r.error().message);
+    cmd.insert(cmd.end(), targets.begin(), targets.end());
+    if (scratch) {
+      auto r = run(cmd);
+      if (!r) built = make_error("make failed: " + r.error().message);
+      else make_output = r->output;
+    } else if (auto r = run_checked(cmd); !r) {
+      built = make_error("make failed: " + r.error().message);
+    }
   }
   // Restore before anything else can go wrong.
   Status restored = edits.empty() ? Status{} : recover_tree(k);
-  if (built) {
-    for (auto &o : objects) {
+  ScratchMade made;
+  if (built && !g_interrupted) {
+    for (auto &o : targets) {
+      if (scratch && !fs::exists(k.tree / o)) continue;
       fs::create_directories((out_dir / o).parent_path(), ec);
       fs::rename(k.tree / o, out_dir / o, ec);
       if (ec) fs::copy_file(k.tree / o, out_dir / o, fs::copy_options::overwrite_existing, ec);
       if (ec) built = make_error("cannot move " + o + " out of the tree: " + ec.message());
+      else made.made.push_back(o);
     }
   }
-  for (auto &o : objects) fs::remove(k.tree / o, ec);
+  for (auto &o : targets) {
+    fs::remove(k.tree / o, ec);
+    // Kbuild records how it made a target in dir/.name.cmd (and .name.d while it runs).
+    fs::path p(o), dir = k.tree / p.parent_path();
+    if (scratch)
+      for (const char *ext : {".cmd", ".d"}) fs::remove(dir / ("." + p.filename().string() + ext), ec);
+  }
   if (!restored) return restored.error().context("restoring the kernel tree");
   if (g_interrupted) return make_error("interrupted (kernel tree restored)");
-  return built;
+  if (!built) return built.error();
+  // One line: the first error make or the compiler reported.
+  for (size_t b = 0, e; b < make_output.size() && made.first_error.empty(); b = e + 1) {
+    e = make_output.find('\n', b);
+    if (e == std::string::npos) e = make_output.size();
+    std::string l = make_output.substr(b, e - b);
+    if (l.find("rror") != std::string::npos) made.first_error = l;
+  }
+  return made;
+}
+
+}  // namespace
+
+Status build_variant(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
+                     const std::vector<std::string> &objects, const fs::path &out_dir) {
+  auto made = make_in_edited_tree(k, edits, objects, out_dir, false);
+  if (!made) return made.error();
+  return {};
+}
+
+Result<ScratchMade> make_scratch_variant(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
+                                         const std::vector<std::string> &targets, const fs::path &out_dir) {
+  return make_in_edited_tree(k, edits, targets, out_dir, true);
 }
 
 Result<fs::path> original_objects(const PreparedKernel &k, const std::vector<std::string> &objects) {

@@ -43,6 +43,20 @@ Status recover_tree(const PreparedKernel &k);
 Status build_variant(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
                      const std::vector<std::string> &objects, const std::filesystem::path &out_dir);
 
+// Makes targets that are not part of the kernel's build (preprocessed
+// sources, `dir/name.i`) with `edits` applied, the same safe way, but with
+// make -k: each target is made or not on its own. The targets made are moved
+// to `out_dir/<target>`; an error only on Ctrl-C or when the tree cannot be
+// restored. Kbuild's record of each target (dir/.name.cmd) is removed, so
+// the tree is left as it was.
+struct ScratchMade {
+  std::vector<std::string> made;
+  std::string first_error;  // the first error line make printed, if any
+};
+Result<ScratchMade> make_scratch_variant(const PreparedKernel &k, const std::vector<SourceEdit> &edits,
+                                         const std::vector<std::string> &targets,
+                                         const std::filesystem::path &out_dir);
+
 // The unmodified objects, built once per prepared tree and cached.
 Result<std::filesystem::path> original_objects(const PreparedKernel &k, const std::vector<std::string> &objects);
 

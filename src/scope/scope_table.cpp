@@ -230,6 +230,10 @@ std::string report_text(const nlohmann::json &r) {
   std::string family = str(r, "test_family");
   line("  objects rebuilt:" + objs + " (test values " + values +
        (family.empty() || family == "shaped" ? "" : ", " + family + " family") + ")");
+  // Older reports lack the count; a selection that dropped nothing is not worth a line.
+  size_t seeing = r.value("objects_seeing", size_t{0}), rebuilt = r.value("objects", nlohmann::json::array()).size();
+  if (seeing > rebuilt)
+    line("  objects: " + std::to_string(seeing) + " include it, " + std::to_string(rebuilt) + " expand it");
   for (auto &t : r.value("families_tried", nlohmann::json::array()))
     line("  also tried " + t.get<std::string>());
   for (auto &u : r.value("uses", nlohmann::json::array())) {
@@ -272,7 +276,7 @@ std::string report_text(const nlohmann::json &r) {
   if (r.contains("timing")) {
     char b[64];
     std::string t = "  time:";
-    for (const char *k : {"locate", "objects", "rebuild", "diff", "map", "spans", "safe_spans", "total"}) {
+    for (const char *k : {"locate", "objects", "select", "rebuild", "diff", "map", "spans", "safe_spans", "total"}) {
       if (!r["timing"].contains(k)) continue;
       snprintf(b, sizeof b, " %s %.1fs", k, r["timing"][k].get<double>());
       t += b;

@@ -13,6 +13,10 @@
 #include "binary/disasm.h"
 #include "binary/elf_file.h"
 #include "kernel/affected_objects.h"
+#include "kernel/object_selection.h"
+#include "kernel/rebuild.h"
+#include "util/files.h"
+#include "util/process.h"
 
 namespace kx {
 namespace {
@@ -131,6 +135,93 @@ TEST_F(KernelConsts, DefPriorityObjectsAreTheUnitsWhoseCodeUsesIt) {
   EXPECT_GT(including, 1000u);
   auto a = find_affected_objects(kernel_->tree, *cus, "include/linux/mmzone.h", "DEF_PRIORITY");
   EXPECT_EQ(a.objects, (std::vector<std::string>{"mm/vmscan.o"}));
+}
+
+// The object selection (kernel/object_selection.h) on a real header: of the
+// mm/ units including mmzone.h, only mm/vmscan.o expands DEF_PRIORITY into
+// code — the same answer the comment-aware mention scan gives above, reached
+// by preprocessing. kx build itself needs no selection pass here (one object
+// mentions it) and rebuilds that one object.
+TEST_F(KernelConsts, DefPrioritySelectionKeepsOnlyVmscan) {
+  auto site = resolve_const(kernel_->tree, "include/linux/mmzone.h:1029:0");
+  ASSERT_TRUE(site) << site.error().message;
+  ASSERT_EQ(site->name, "DEF_PRIORITY");
+  auto cus = read_compile_units(kernel_->profile.debug_vmlinux, kernel_->tree);
+  ASSERT_TRUE(cus) << cus.error().message;
+  std::vector<std::string> mm;
+  for (auto &cu : *cus)
+    if (cu.object.rfind("mm/", 0) == 0 && cu.object.ends_with(".o") &&
+        std::count(cu.files.begin(), cu.files.end(), "include/linux/mmzone.h"))
+      mm.push_back(cu.object);
+  std::sort(mm.begin(), mm.end());
+  ASSERT_GT(mm.size(), kSelectAbove);
+  ASSERT_TRUE(std::count(mm.begin(), mm.end(), "mm/vmscan.o"));
+  auto sel = select_expanding_objects(*kernel_, {site->file, site->offset, site->length, ""}, mm);
+  ASSERT_TRUE(sel) << sel.error().message;
+  EXPECT_EQ(sel->kept, (std::vector<std::string>{"mm/vmscan.o"})) << sel->why["mm/vmscan.o"];
+  EXPECT_EQ(sel->dropped.size(), mm.size() - 1);
+
+  BuildOptions seeds;
+  seeds.seeds_only = true;
+  auto r = build_const(*kernel_, "include/linux/mmzone.h:1029:0", seeds);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->objects, (std::vector<std::string>{"mm/vmscan.o"}));
+  EXPECT_NE(r->status, ConstStatus::Error) << r->reason;
+  EXPECT_FALSE(r->uses.empty());
+}
+
+// include/net/tcp.h:144 `#define TCP_RTO_MIN ((unsigned)(HZ/5))`: tcp.h's
+// inline helpers (tcp_probe0_base, tcp_mib_init) mention it, so all 85
+// vmlinux units including tcp.h can see it and --max-objects 48 refused it.
+// Only units whose emitted code can expand it are rebuilt now: those the
+// corpus found code for (../shared/corpus, tcp_rto_min) among them.
+TEST_F(KernelConsts, TcpRtoMinRebuildsOnlyTheUnitsThatExpandIt) {
+  BuildOptions seeds;
+  seeds.seeds_only = true;
+  auto r = build_const(*kernel_, "include/net/tcp.h:144:0", seeds);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_NE(r->status, ConstStatus::Error) << r->reason;
+  EXPECT_GT(r->objects_seeing, BuildOptions{}.max_objects);
+  EXPECT_LE(r->objects.size(), 12u);
+  for (auto *o : {"net/core/filter.o", "net/ipv4/af_inet.o", "net/ipv4/tcp.o", "net/ipv4/tcp_input.o",
+                  "net/ipv4/tcp_output.o", "net/ipv4/tcp_timer.o"})
+    EXPECT_TRUE(std::count(r->objects.begin(), r->objects.end(), o)) << o;
+  EXPECT_FALSE(r->uses.empty());
+  EXPECT_EQ(to_json(*r)["objects_seeing"], r->objects_seeing);
+}
+
+// Soundness, checked the expensive way on a sample: units the selection
+// drops compile to the same code (and relocations) with the constant
+// changed.
+TEST_F(KernelConsts, UnitsTheSelectionDropsCompileTheSameAtAnotherValue) {
+  auto site = resolve_const(kernel_->tree, "include/net/tcp.h:144:0");
+  ASSERT_TRUE(site) << site.error().message;
+  auto cus = read_compile_units(kernel_->profile.debug_vmlinux, kernel_->tree);
+  ASSERT_TRUE(cus) << cus.error().message;
+  auto seeing = find_affected_objects(kernel_->tree, *cus, site->file, site->name).objects;
+  auto sel = select_expanding_objects(*kernel_, {site->file, site->offset, site->length, ""}, seeing);
+  ASSERT_TRUE(sel) << sel.error().message;
+  ASSERT_GE(sel->dropped.size(), 3u);
+  // First, middle and last: different directories, different headers.
+  std::vector<std::string> sample = {sel->dropped.front(), sel->dropped[sel->dropped.size() / 2],
+                                     sel->dropped.back()};
+  auto dir = make_temp_dir(std::filesystem::temp_directory_path(), "kx-dropped-");
+  ASSERT_TRUE(dir);
+  ASSERT_TRUE(build_variant(*kernel_, {{site->file, site->offset, site->length, "7"}}, sample, *dir));
+  auto orig = original_objects(*kernel_, sample);
+  ASSERT_TRUE(orig) << orig.error().message;
+  auto code = [](const std::filesystem::path &o) {
+    auto d = run_checked({"objdump", "-d", "-r", o.string()});
+    if (!d) return d.error().message;
+    return d->substr(std::min(d->size(), d->find("Disassembly")));  // past the line naming the file
+  };
+  for (auto &o : sample) {
+    std::string a = code(*orig / o), b = code(*dir / o);
+    EXPECT_GT(a.size(), 100u) << o;
+    EXPECT_TRUE(a == b) << o << " (" << sel->why[o] << ") compiles differently at HZ/7";
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(*dir, ec);
 }
 
 // mm/vmscan.c:785 `#define SHRINK_BATCH 128`: do_shrink_slab's

@@ -146,5 +146,20 @@ TEST(ScopeTable, TextReportSaysWhatBoundsARange) {
   EXPECT_NE(text.find("      range: cross builds at V=1 and V=100"), std::string::npos) << text;
 }
 
+TEST(ScopeTable, TextReportSaysHowManyObjectsSeeAndExpandIt) {
+  auto r = report("TCP_RTO_MIN", "include/net/tcp.h:144:0");
+  r["objects"] = {"net/ipv4/tcp.o", "net/ipv4/tcp_timer.o"};
+  r["objects_seeing"] = 85;
+  r["timing"] = {{"objects", 0.7}, {"select", 63.8}, {"total", 64.5}};
+  std::string text = report_text(r);
+  EXPECT_NE(text.find("\n  objects: 85 include it, 2 expand it\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" select 63.8s"), std::string::npos) << text;
+  // Reports from before the selection, or where it kept every object, say nothing more.
+  r["objects_seeing"] = 2;
+  EXPECT_EQ(report_text(r).find("expand it"), std::string::npos);
+  r.erase("objects_seeing");
+  EXPECT_EQ(report_text(r).find("expand it"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kx
