@@ -473,16 +473,38 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
   return r;
 }
 
+// Some span sets T itself: the relation is not linear (x * 64 compiled as a
+// shift by log2 V), so only the values whose T the relation hits are
+// meaningful, and the range is not one of V.
+bool sets_t(const ConstReport &r) {
+  return std::any_of(r.spans.begin(), r.spans.end(), [](auto &cs) { return cs.tunes_t; });
+}
+
 // Another family of test values may locate what this one could not: uses
 // the shipped code computes with other instructions (a multiply by 3 is a
 // lea, by 15 a shift and a subtract), code the test values strength-reduce
 // or fold (a shift count past the width), a span whose test build the
-// compiler shaped differently. A layout change or a proof the update
-// language cannot express stays whatever the values.
+// compiler shaped differently; or state in V what this one states in T
+// (plain values compile x * V to an imul, T = V). A layout change or a
+// proof the update language cannot express stays whatever the values.
 bool worth_another_family(const ConstReport &r) {
-  if (r.status != ConstStatus::Untunable || !r.layout.empty() || !r.site.value) return false;
+  if (!r.site.value) return false;
+  // Only a multiply compiled as a shift (T = log2 V) has an imul to find; a
+  // divide would be a multiply by a magic number at plain values.
+  if (r.status == ConstStatus::Tunable)
+    return sets_t(r) && std::any_of(r.uses.begin(), r.uses.end(), [](auto &u) {
+             return !u.seed.relation.linear && (u.seed.insn.rfind("shl", 0) == 0 || u.seed.insn.rfind("sal", 0) == 0);
+           });
+  if (r.status != ConstStatus::Untunable || !r.layout.empty()) return false;
   return !r.structural.empty() || !r.unmapped.empty() ||
          std::any_of(r.spans.begin(), r.spans.end(), [](auto &cs) { return cs.proof == ProofResult::Failed; });
+}
+
+// What a family's analysis came to, for the report of the one kept.
+std::string family_outcome(const ConstReport &r) {
+  std::string what = r.status == ConstStatus::Tunable ? "tunable, but some span sets T (the relation is not linear)"
+                                                      : r.reason;
+  return std::string(test_family_name(r.test_family)) + " (" + join(r.test_values, ", ") + "): " + what;
 }
 
 }  // namespace
@@ -499,19 +521,21 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
     if (!again && again.error().message.rfind("interrupted", 0) == 0) return again.error();
     // Every attempt's time counts: the report says what the analysis cost.
     if (again) timing.insert(timing.end(), again->timing.begin(), again->timing.end());
-    if (again && again->status == ConstStatus::Tunable) {
+    // Kept: tunable where the first was not, or tunable in V where the
+    // first set T.
+    if (again && again->status == ConstStatus::Tunable &&
+        (first.status != ConstStatus::Tunable || !sets_t(*again))) {
       again->timing = timing;
       again->families_tried = tried;
-      again->families_tried.insert(again->families_tried.begin(), std::string(test_family_name(first.test_family)) +
-                                   " (" + join(first.test_values, ", ") + "): " + first.reason);
+      again->families_tried.insert(again->families_tried.begin(), family_outcome(first));
       return again;
     }
-    tried.push_back(std::string(test_family_name(family)) + " (" +
-                    (again ? join(again->test_values, ", ") + "): " + again->reason : join(values, ", ") + "): " +
-                                                                                          again.error().message));
+    tried.push_back(again ? family_outcome(*again)
+                          : std::string(test_family_name(family)) + " (" + join(values, ", ") + "): " +
+                                again.error().message);
   }
-  // None located every use: the first family's report says why, the others
-  // are listed.
+  // No other family did better: the first family's report says why, the
+  // others are listed.
   first.timing = timing;
   first.families_tried = tried;
   return first;
