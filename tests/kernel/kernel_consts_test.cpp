@@ -381,5 +381,50 @@ TEST_F(KernelConsts, TopoSdBusyFactorStaysInItsField) {
   expect_ranges_within(r, 0, 0xffffffffll);
 }
 
+// kernel/workqueue.c:93 `MAX_IDLE_WORKERS_RATIO = 4` in `(nr_idle - 2) *
+// MAX_IDLE_WORKERS_RATIO >= nr_busy`: the shipped code folds it into `lea
+// -0x8(,%rax,4)`; powers of two compile to other lea and shl forms, so no
+// seed maps. Plain test values compile to imul and sub (T = V, T = 2V), and
+// the spans are matched by their expression, with a range in V.
+TEST_F(KernelConsts, MultiplierFoldedIntoLeaIsTunableInV) {
+  auto r = build("kernel/workqueue.c:93:0");
+  EXPECT_EQ(r.status, ConstStatus::Tunable) << r.reason;
+  EXPECT_EQ(r.test_family, TestFamily::Plain);
+  EXPECT_FALSE(r.families_tried.empty());
+  ASSERT_FALSE(r.spans.empty());
+  for (auto &cs : r.spans) {
+    EXPECT_FALSE(cs.tunes_t) << cs.function;
+    EXPECT_LE(cs.v_min, 4) << cs.function;
+    EXPECT_GE(cs.v_max, 1000) << cs.function;  // confirmed by cross builds, not only V0
+    EXPECT_EQ(at(r.function_address.at("kernel/workqueue.o:" + cs.function) + cs.start).first.rfind("lea", 0), 0u)
+        << cs.function;
+  }
+}
+
+// include/linux/swap_slots.h:11 `THRESHOLD_DEACTIVATE_SWAP_SLOTS_CACHE
+// (2*SWAP_SLOTS_CACHE_SIZE)`: x * 2 * 64 is a `shl $7` at V = 2, so its own
+// kind of test values give T = log2(V) + 6, a value set in T; plain values
+// compile to an imul, and the const is kept tunable in V.
+TEST_F(KernelConsts, MultiplyCompiledAsAShiftIsTunableInV) {
+  auto r = build("include/linux/swap_slots.h:11:0");
+  EXPECT_EQ(r.status, ConstStatus::Tunable) << r.reason;
+  EXPECT_EQ(r.test_family, TestFamily::Plain);
+  ASSERT_FALSE(r.spans.empty());
+  for (auto &cs : r.spans) {
+    EXPECT_FALSE(cs.tunes_t) << cs.function;
+    EXPECT_LE(cs.v_min, 2) << cs.function;
+    EXPECT_GT(cs.v_max, 1000) << cs.function;
+  }
+}
+
+// mm/compaction.c:147 `COMPACT_MAX_DEFER_SHIFT 6`, a shift count: plain
+// values (37, 53 …) are past the width and fold; values near 6 keep it.
+TEST_F(KernelConsts, ShiftCountIsTestedNearItsValue) {
+  auto r = build("mm/compaction.c:147:0");
+  EXPECT_EQ(r.status, ConstStatus::Tunable) << r.reason;
+  EXPECT_EQ(r.test_family, TestFamily::Near);
+  for (int64_t v : r.test_values) EXPECT_LT(std::abs(v - 6), 4) << v;
+}
+
 }  // namespace
 }  // namespace kx
