@@ -139,6 +139,16 @@ out.append(f"- Safe spans the runtime cannot monitor (no exit, >15 exits, >64 ra
 out.append(f"- Analysis time added by safe spans per const, seconds: {dist([round(t, 2) for t in ss_times])}")
 out.append(f"- Seeds: {seeds}; aligned across register renaming: {renamed}; non-linear T=f(V): {nonlinear}")
 out.append(f"- Offline time per const, seconds: {dist([round(t, 1) for t in times])} (paper: ~18 min; goal ≤ 60 s median)")
+families = collections.Counter(r.get("test_family", "shaped") for r in tunable)
+retried = sum(1 for r in rows if r.get("families_tried"))
+out.append(f"- Test-value family of the tunable consts: {dict(families)}; consts analysed with more than one family: "
+           f"{retried}")
+sets_t = [r["id"] for r in tunable if any(cs.get("tunes_t") for cs in r.get("critical_spans", []))]
+by_expr = sum(1 for r in tunable for cs in r.get("critical_spans", [])
+              if any("matched by its symbolic state expression" in n for n in cs.get("notes", [])))
+out.append(f"- Tunable consts some span of which sets T (a non-linear relation, its range one of T): {len(sets_t)}; "
+           f"critical spans matched by their symbolic expression (the shipped code has no instruction carrying T): "
+           f"{by_expr}")
 out.append("")
 out.append("## Why consts are not tunable\n")
 out.append("| reason | consts |\n|---|---|")
