@@ -159,6 +159,14 @@ Status add_template_spans(ConstReport &r, std::vector<ObjectSeeds> &found, int64
           return m == obj + ":" + n || m.rfind(obj + ":" + n + "+", 0) == 0;
         });
       };
+      // Only proven spans replace what the seeds gave (a T tuned directly
+      // stays better than an unproven template).
+      if (std::any_of(found_spans.begin(), found_spans.end(),
+                      [](auto &cs) { return cs.proof != ProofResult::Proved; })) {
+        why = found_spans.front().function + ": the template's update is " + proof_name(found_spans.front().proof) +
+              (found_spans.front().detail.empty() ? "" : ": " + found_spans.front().detail);
+        found_spans.clear();
+      }
       if (found_spans.empty()) {
         for (auto *list : {&r.structural, &r.unmapped})
           for (auto &m : *list)
