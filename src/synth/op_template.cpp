@@ -175,6 +175,10 @@ std::string live_after(const DecodedFunction &f, size_t last, uint32_t regs, uin
       for (int fl = 0; fl < kFlagCount; ++fl)
         if ((lf & bit(fl)) && (tested & kZydisFlag[fl])) return std::string(flag_name(Flag(fl))) + " is read by " + at();
     }
+    // Operands first: an indirect call or jump reads its address registers.
+    uint32_t reads = 0, kills = 0;
+    register_use(in, reads, kills);
+    if (live & reads) return "a written register is read by " + at();
     if (cat == ZYDIS_CATEGORY_CALL) {
       if (live & kArgs) return "a call may read a written register: " + at();
       work.push_back({i + 1, live & ~kCallerSaved, 0});
@@ -184,9 +188,6 @@ std::string live_after(const DecodedFunction &f, size_t last, uint32_t regs, uin
       if (live & kReturned) return "the return reads a written register: " + at();
       continue;
     }
-    uint32_t reads = 0, kills = 0;
-    register_use(in, reads, kills);
-    if (live & reads) return "a written register is read by " + at();
     live &= ~kills;
     uint32_t wf = flags_written(in);
     for (int fl = 0; fl < kFlagCount; ++fl)
