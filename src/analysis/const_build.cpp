@@ -168,9 +168,13 @@ Status add_template_spans(ConstReport &r, std::vector<ObjectSeeds> &found, int64
         found_spans.clear();
       }
       if (found_spans.empty()) {
+        // Unmapped uses in a seed region are matched by symbolic expression
+        // next, which names them exactly: leave those to it.
+        bool seed_region = std::any_of(found[i].regions.begin(), found[i].regions.end(),
+                                       [&](const SeedRegion &rg) { return aliases.count(rg.function); });
         for (auto *list : {&r.structural, &r.unmapped})
           for (auto &m : *list)
-            if (about(m)) m += " (by operation template: " + why + ")";
+            if (about(m) && !(list == &r.unmapped && seed_region)) m += " (by operation template: " + why + ")";
         continue;
       }
       took = true;
