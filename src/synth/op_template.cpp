@@ -1,7 +1,6 @@
 #include "synth/op_template.h"
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <random>
 #include <set>

@@ -41,7 +41,7 @@ const std::vector<OpTemplate> &op_templates();
 
 // A straight-line region of the original where some test build differs, and
 // the matching region of each test build: the instructions between two
-// anchors every build aligns (synth/function_diff.h, align_functions) with
+// anchors every build aligns (seeds/function_diff.h, align_functions) with
 // the same values. Indices inclusive.
 struct DifferenceRegion {
   size_t first = 0, last = 0;                           // in the original
