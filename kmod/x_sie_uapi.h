@@ -105,6 +105,10 @@ enum x_sie_op {
 	X_SIE_OP_BXOR,
 	X_SIE_OP_LOAD,		/* width (8, 16, 32, 64) bits at the kernel address a, one read */
 	X_SIE_OP_GSBASE,	/* the per-CPU base of the CPU at the probe, what %gs: adds (64) */
+	X_SIE_OP_UDIV,		/* division and remainder, SMT-LIB semantics: */
+	X_SIE_OP_UREM,		/* x / 0 is all ones (signed: -1, or 1 when x < 0), */
+	X_SIE_OP_SDIV,		/* x % 0 is x, MIN / -1 is MIN: they never trap */
+	X_SIE_OP_SREM,
 	X_SIE_OP_END
 };
 

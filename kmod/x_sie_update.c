@@ -53,6 +53,38 @@ static __always_inline __s64 x_sie_signed(__u64 v, unsigned int w)
 	return (__s64)(((v & x_sie_mask(w)) ^ m) - m);
 }
 
+/*
+ * Division and remainder of w-bit operands with SMT-LIB's meaning, the one
+ * the proofs use: a zero divisor and MIN / -1 are defined results here, so
+ * the probe handler never traps (#DE) whatever the program says.
+ */
+static __u64 x_sie_divide(__u8 op, __u64 a, __u64 b, unsigned int w)
+{
+	__u64 m = x_sie_mask(w);
+	__s64 sa = x_sie_signed(a, w), sb = x_sie_signed(b, w);
+
+	a &= m;
+	b &= m;
+	switch (op) {
+	case X_SIE_OP_UDIV:
+		return b ? (a / b) & m : m;
+	case X_SIE_OP_UREM:
+		return b ? (a % b) & m : a;
+	case X_SIE_OP_SDIV:
+		if (!sb)
+			return sa < 0 ? 1 : m;
+		if (sb == -1)
+			return (0 - a) & m;
+		return (__u64)(sa / sb) & m;
+	default: /* X_SIE_OP_SREM */
+		if (!sb)
+			return a;
+		if (sb == -1)
+			return 0;
+		return (__u64)(sa % sb) & m;
+	}
+}
+
 /* Operands of each operation (a, b, c), and whether it uses arg and imm. */
 static unsigned int x_sie_arity(unsigned int op)
 {
@@ -151,6 +183,7 @@ static int x_sie_node_check(const struct x_sie_prog *p, unsigned int i, char *er
 		break;
 	case X_SIE_OP_ADD: case X_SIE_OP_SUB: case X_SIE_OP_MUL: case X_SIE_OP_AND: case X_SIE_OP_OR:
 	case X_SIE_OP_XOR: case X_SIE_OP_SHL: case X_SIE_OP_LSHR: case X_SIE_OP_ASHR:
+	case X_SIE_OP_UDIV: case X_SIE_OP_UREM: case X_SIE_OP_SDIV: case X_SIE_OP_SREM:
 		CHECK(wa == w && wb == w, "node %u: operand widths %u, %u, result %u", i, wa, wb, w);
 		break;
 	case X_SIE_OP_ITE:
@@ -311,6 +344,12 @@ int x_sie_prog_eval(const struct x_sie_prog *p, const struct x_sie_state *now, c
 			break;
 		case X_SIE_OP_ASHR:
 			r = (__u64)(x_sie_signed(s[n->a], w) >> (s[n->b] >= w ? w - 1 : s[n->b])) & m;
+			break;
+		case X_SIE_OP_UDIV:
+		case X_SIE_OP_UREM:
+		case X_SIE_OP_SDIV:
+		case X_SIE_OP_SREM:
+			r = x_sie_divide(n->op, s[n->a], s[n->b], w);
 			break;
 		case X_SIE_OP_ITE:
 			r = s[n->a] ? s[n->b] : s[n->c];

@@ -15,6 +15,7 @@
 #include "kernel/object_selection.h"
 #include "kernel/rebuild.h"
 #include "spec/c_tokens.h"
+#include "synth/op_template.h"
 #include "util/analysis_version.h"
 #include "util/files.h"
 #include "util/progress.h"
@@ -101,6 +102,108 @@ std::string join(const std::vector<T> &v, const std::string &sep, size_t max = 5
   for (size_t i = 0; i < v.size() && i < max; ++i) s << (i ? sep : "") << v[i];
   if (v.size() > max) s << sep << "… (" << v.size() - max << " more)";
   return s.str();
+}
+
+// Functions whose differences no seed explains — compiled differently for
+// other values, with uses the original lacks, or with a relation that is not
+// linear (a division's magic multiplier) — matched by operation templates
+// instead (synth/op_template.h). A function is taken only when templates
+// explain every region where it differs: its structural verdict, unmapped
+// uses and seeds then give way to the templates' spans, appended to the
+// region spans (`spans`, `objects`, `specs`, `fns` as build_const keeps them).
+Status add_template_spans(ConstReport &r, std::vector<ObjectSeeds> &found, int64_t v0, const fs::path &orig_dir,
+                          const fs::path &work, std::map<std::string, ElfFile> &objs, const VmlinuxSymbols &vmlinux,
+                          DebugInfo &dbg, std::vector<CriticalSpan> &spans, std::vector<std::string> &objects,
+                          std::vector<SpanSpec> &specs,
+                          std::vector<std::unique_ptr<std::map<std::string, DecodedFunction>>> &fns) {
+  for (size_t i = 0; i < found.size(); ++i) {
+    const std::string &obj = r.objects[i];
+    std::set<std::string> names;  // as the builds name them
+    for (auto &s : found[i].structural) names.insert(s);
+    for (auto &rg : found[i].regions) names.insert(rg.function);
+    for (auto &u : r.uses)
+      if (u.seed.object == obj && !u.seed.relation.linear) names.insert(u.seed.function);
+    if (names.empty()) continue;
+    if (!objs.count(obj)) {
+      KX_ASSIGN(e, ElfFile::open(orig_dir / obj));
+      objs.emplace(obj, std::move(e));
+    }
+    KX_ASSIGN(orig_fns, decode_functions(objs.at(obj)));
+    auto orig = std::make_unique<std::map<std::string, DecodedFunction>>(std::move(orig_fns));
+    std::vector<std::pair<int64_t, std::map<std::string, DecodedFunction>>> builds;
+    for (int64_t v : r.test_values) {
+      KX_ASSIGN(e, ElfFile::open(work / std::to_string(v) / obj));
+      KX_ASSIGN(fv, decode_functions(e));
+      builds.push_back({v, std::move(fv)});
+    }
+    std::vector<std::vector<std::pair<std::string, std::string>>> pairs;
+    for (auto &[v, fv] : builds) pairs.push_back(match_functions(*orig, fv));
+    bool took = false;
+    for (auto &[fn, of] : *orig) {
+      // The function, if some build names it among `names`, and its partners.
+      std::vector<TestBuild> tests;
+      std::set<std::string> aliases = {fn};
+      for (size_t b = 0; b < builds.size(); ++b)
+        for (auto &[a, t] : pairs[b])
+          if (a == fn) {
+            tests.push_back({builds[b].first, &builds[b].second.at(t)});
+            aliases.insert(t);
+          }
+      if (tests.size() != builds.size() ||
+          std::none_of(aliases.begin(), aliases.end(), [&](auto &n) { return names.count(n) || names.count(obj + ":" + n); }))
+        continue;
+      std::string why;
+      auto found_spans = find_template_spans(of, tests, v0, why);
+      auto about = [&](const std::string &m) {
+        return std::any_of(aliases.begin(), aliases.end(), [&](auto &n) {
+          return m == obj + ":" + n || m.rfind(obj + ":" + n + "+", 0) == 0;
+        });
+      };
+      // Only proven spans replace what the seeds gave (a T tuned directly
+      // stays better than an unproven template).
+      if (std::any_of(found_spans.begin(), found_spans.end(),
+                      [](auto &cs) { return cs.proof != ProofResult::Proved; })) {
+        why = found_spans.front().function + ": the template's update is " + proof_name(found_spans.front().proof) +
+              (found_spans.front().detail.empty() ? "" : ": " + found_spans.front().detail);
+        found_spans.clear();
+      }
+      if (found_spans.empty()) {
+        // Unmapped uses in a seed region are matched by symbolic expression
+        // next, which names them exactly: leave those to it.
+        bool seed_region = std::any_of(found[i].regions.begin(), found[i].regions.end(),
+                                       [&](const SeedRegion &rg) { return aliases.count(rg.function); });
+        for (auto *list : {&r.structural, &r.unmapped})
+          for (auto &m : *list)
+            if (about(m) && !(list == &r.unmapped && seed_region)) m += " (by operation template: " + why + ")";
+        continue;
+      }
+      took = true;
+      std::erase_if(r.structural, about);
+      std::erase_if(r.unmapped, about);
+      std::erase_if(r.uses, [&](const ConstUse &u) { return u.seed.object == obj && aliases.count(u.seed.function); });
+      std::erase_if(found[i].regions, [&](const SeedRegion &rg) { return aliases.count(rg.function); });
+      const ElfFile &o = objs.at(obj);
+      KX_ASSIGN(base, vmlinux.address_of(o, *o.find_symbols(fn).at(0)));
+      r.function_address[obj + ":" + fn] = base;
+      for (auto &cs : found_spans) {
+        Seed sd;
+        sd.object = obj;
+        sd.function = fn;
+        sd.offset = cs.start;
+        sd.insn = of.insns[cs.first].text + " … " + of.insns[cs.last].text;
+        sd.relation.nonlinear = "operation template: " + cs.expression;
+        sd.by_expression = true;
+        ConstUse use{sd, base + sd.offset, {}};
+        if (auto loc = dbg.locate(use.address)) use.source = *loc;
+        r.uses.push_back(use);
+        spans.push_back(cs);
+        objects.push_back(obj);
+        specs.push_back({obj, orig.get(), fn, cs.first, cs.last});
+      }
+    }
+    if (took) fns.push_back(std::move(orig));
+  }
+  return {};
 }
 
 }  // namespace
@@ -293,6 +396,9 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
     std::vector<std::string> region_objects;
     std::vector<SpanSpec> region_specs;
     std::vector<std::unique_ptr<std::map<std::string, DecodedFunction>>> region_fns;  // the specs' functions
+    if (v0 && r.layout.empty())
+      KX_TRY(add_template_spans(r, found, *v0, orig_dir, work, objs, vmlinux, dbg, region_spans, region_objects,
+                                region_specs, region_fns));
     if (v0 && r.layout.empty() && r.structural.empty())
       for (size_t i = 0; i < found.size(); ++i)
         for (auto &rg : found[i].regions) {
@@ -419,9 +525,11 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
             }
             const auto &fns = built[key];
             for (auto &[a, b] : match_functions(*spec.functions, fns))
-              if (a == spec.function)
+              if (a == spec.function) {
+                if (!cs.op_templates.empty()) return build_computes_templates(spec.functions->at(a), cs, fns.at(b), v);
                 return (spec.by_expression ? same_region_expression : same_expression)(
                            spec.functions->at(a), spec.first, spec.last, cs.seeds, fns.at(b), v, 10000) == "same";
+              }
             return false;
           };
           KX_ASSIGN(confirmed, confirm_range(range, *anchor, same_at));

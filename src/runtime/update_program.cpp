@@ -26,7 +26,8 @@ const std::map<std::string, uint8_t> kBinary = {
     {"add", X_SIE_OP_ADD},   {"sub", X_SIE_OP_SUB},   {"mul", X_SIE_OP_MUL},       {"and", X_SIE_OP_AND},
     {"or", X_SIE_OP_OR},     {"xor", X_SIE_OP_XOR},   {"shl", X_SIE_OP_SHL},       {"lshr", X_SIE_OP_LSHR},
     {"ashr", X_SIE_OP_ASHR}, {"concat", X_SIE_OP_CONCAT}, {"band", X_SIE_OP_BAND}, {"bor", X_SIE_OP_BOR},
-    {"bxor", X_SIE_OP_BXOR}};
+    {"bxor", X_SIE_OP_BXOR}, {"udiv", X_SIE_OP_UDIV}, {"urem", X_SIE_OP_UREM},   {"sdiv", X_SIE_OP_SDIV},
+    {"srem", X_SIE_OP_SREM}};
 
 const std::map<std::string, uint8_t> kCompare = {{"eq", X_SIE_OP_EQ},
                                                  {"ult", X_SIE_OP_ULT},

@@ -32,6 +32,17 @@ const char *synth_kind_name(SynthKind k);
 enum class ProofResult { Proved, Failed, Timeout, NotSynthesized };
 const char *proof_name(ProofResult p);
 
+// An output of a region recognised as a C operation on a region input and
+// the constant (synth/op_template.h): register `output` at the region's end
+// holds F(x, V), x the low `width` bits of register `input` at its start.
+struct TemplateMatch {
+  std::string op;           // a row of op_templates(): "udiv", "urem", …
+  unsigned width = 32;      // of x, V and F
+  int input = -1, output = -1;  // register indices (sym_state.h order)
+  bool sign_extended = false;   // a 32-bit F widened to 64 bits by sign, not zero
+  std::string describe() const;  // "rdi = udiv32(rcx, V)"
+};
+
 struct CriticalSpan {
   std::string function;
   size_t first = 0, last = 0;        // instruction indices, inclusive
@@ -62,6 +73,9 @@ struct CriticalSpan {
   // lea chains and imm8/imm32 encodings compare equal when they compute the
   // same state). value -> "same" | "differs" | "not comparable: …".
   std::vector<std::pair<int64_t, std::string>> cross_builds;
+  // Set when the span was matched by operation templates rather than seeds:
+  // its outputs, each F(x, V) of a template (synth/op_template.h).
+  std::vector<TemplateMatch> op_templates;
 };
 
 // A test build of the function, for the cross-build check.

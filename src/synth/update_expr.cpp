@@ -72,6 +72,13 @@ Result<nlohmann::json> to_update_expr(const z3::expr &e) {
     case Z3_OP_BSHL: return nlohmann::json::array({"shl", w, args[0], args[1]});
     case Z3_OP_BLSHR: return nlohmann::json::array({"lshr", w, args[0], args[1]});
     case Z3_OP_BASHR: return nlohmann::json::array({"ashr", w, args[0], args[1]});
+    // Division and remainder (operation templates, synth/op_template.h).
+    // The _I forms are Z3's "divisor known non-zero" variants; the language
+    // gives a zero divisor SMT-LIB's meaning either way, so both map alike.
+    case Z3_OP_BUDIV: case Z3_OP_BUDIV_I: return nlohmann::json::array({"udiv", w, args[0], args[1]});
+    case Z3_OP_BUREM: case Z3_OP_BUREM_I: return nlohmann::json::array({"urem", w, args[0], args[1]});
+    case Z3_OP_BSDIV: case Z3_OP_BSDIV_I: return nlohmann::json::array({"sdiv", w, args[0], args[1]});
+    case Z3_OP_BSREM: case Z3_OP_BSREM_I: return nlohmann::json::array({"srem", w, args[0], args[1]});
     case Z3_OP_EXTRACT:
       return nlohmann::json::array({"extract", e.hi(), e.lo(), args[0]});
     case Z3_OP_ZERO_EXT: return nlohmann::json::array({"zext", w, args[0]});
@@ -176,6 +183,10 @@ Result<z3::expr> from_update_expr(z3::context &c, const nlohmann::json &j, const
   if (op == "shl") return z3::shl(a, b);
   if (op == "lshr") return z3::lshr(a, b);
   if (op == "ashr") return z3::ashr(a, b);
+  if (op == "udiv") return z3::udiv(a, b);
+  if (op == "urem") return z3::urem(a, b);
+  if (op == "sdiv") return a / b;  // bvsdiv
+  if (op == "srem") return z3::srem(a, b);
   if (op == "concat") return z3::concat(a, b);
   if (op == "band") return a && b;
   if (op == "bor") return a || b;
@@ -271,6 +282,18 @@ static Result<uint64_t> eval(const nlohmann::json &j, const ConcreteEnv &env, un
   if (op == "shl") return b >= w ? 0 : (a << b) & mask(w);
   if (op == "lshr") return b >= w ? 0 : (a >> b) & mask(w);
   if (op == "ashr") return static_cast<uint64_t>(signed_of(a, w) >> (b >= w ? w - 1 : b)) & mask(w);
+  // SMT-LIB semantics, as Z3 proves them: x/0 is all ones (unsigned) or
+  // -1/1 by the dividend's sign (signed), x%0 is x, and the one signed
+  // overflow, MIN/-1, wraps to MIN. The kernel module computes the same
+  // without trapping (kmod/x_sie_update.c).
+  if (op == "udiv") return b == 0 ? mask(w) : (a / b) & mask(w);
+  if (op == "urem") return b == 0 ? a & mask(w) : (a % b) & mask(w);
+  if (op == "sdiv" || op == "srem") {
+    int64_t sa = signed_of(a, w), sb = signed_of(b, w);
+    if (sb == 0) return op == "sdiv" ? (sa < 0 ? 1 : mask(w)) : a & mask(w);
+    if (sb == -1) return op == "sdiv" ? (0 - a) & mask(w) : 0;  // no MIN/-1 trap
+    return static_cast<uint64_t>(op == "sdiv" ? sa / sb : sa % sb) & mask(w);
+  }
   if (op == "concat") return ((a << wb) | b) & mask(w);
   if (op == "band") return a & b;
   if (op == "bor") return a | b;

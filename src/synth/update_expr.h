@@ -14,7 +14,8 @@
 //
 // Serialized as JSON, prefix form: ["add", 32, A, B], ["reg", "rax"],
 // ["flag", "cf"], ["cap", "rax"], ["capflag", "cf"], ["v"],
-// ["const", 32, "0xffffffe0"], …
+// ["const", 32, "0xffffffe0"], ["udiv", 32, A, B] (udiv/urem/sdiv/srem
+// with SMT-LIB's meaning: never a trap, x/0 and MIN/-1 are defined), …
 #pragma once
 #include <z3++.h>
 

@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <unicorn/unicorn.h>
 
+#include <chrono>
 #include <cstring>
 #include <random>
 
 #include "seeds/seeds.h"
 #include "symbolic/sym_state.h"
 #include "synth/critical_span.h"
+#include "synth/op_template.h"
 #include "runtime/update_program.h"
 #include "synth/update_expr.h"
 #include "test_util.h"
@@ -589,9 +591,104 @@ TEST(UpdateExpr, RoundTripsThroughJsonAndAgreesWithZ3) {
 TEST(UpdateExpr, RefusesWhatTheRuntimeCannotDo) {
   z3::context c;
   z3::expr r = c.bv_const("r_rax", 64);
-  EXPECT_FALSE(to_update_expr(z3::udiv(r, c.bv_const("r_rcx", 64))));  // division
+  EXPECT_FALSE(to_update_expr(z3::smod(r, c.bv_const("r_rcx", 64))));  // a modulus of the divisor's sign
   EXPECT_FALSE(to_update_expr(r + c.bv_const("in_mem_word", 64)));      // not a runtime variable
   EXPECT_FALSE(to_update_expr(z3::zext(r, 64) * z3::zext(r, 64)));      // 128-bit arithmetic
+}
+
+// Operation templates (synth/op_template.h): a division by the constant is a
+// magic multiply whose magic number no relation fits; the region is matched
+// as F(x, V) for F of the table, in the original and in every test build.
+struct TemplateFixture : SpanFixture {
+  DecodedFunction orig;
+  std::vector<DecodedFunction> builds;
+  std::vector<TestBuild> tests;
+  void load(const std::string &fn, int64_t v0) {
+    auto named = [&](const std::filesystem::path &obj) {
+      auto e = ElfFile::open(obj);
+      return decode_functions(*e)->at(fn);
+    };
+    orig = named(build("div_const.c", v0));
+    auto values = choose_test_values(v0);
+    builds.clear();
+    for (size_t i = 0; i < 3; ++i) builds.push_back(named(build("div_const.c", values[i])));
+    tests.clear();
+    for (size_t i = 0; i < 3; ++i) tests.push_back({values[i], &builds[i]});
+  }
+  CriticalSpan only_span(const std::string &fn, int64_t v0) {
+    load(fn, v0);
+    std::string why;
+    auto spans = find_template_spans(orig, tests, v0, why);
+    EXPECT_EQ(spans.size(), 1u) << why;
+    return spans.empty() ? CriticalSpan{} : spans[0];
+  }
+};
+
+TEST_F(TemplateFixture, UnsignedDivisionIsFoundAndItsDualUpdateProven) {
+  auto t0 = std::chrono::steady_clock::now();
+  CriticalSpan cs = only_span("udiv32", 10);
+  ASSERT_EQ(cs.op_templates.size(), 1u);
+  const TemplateMatch &m = cs.op_templates[0];
+  EXPECT_EQ(m.op, "udiv");
+  EXPECT_EQ(m.width, 32u);
+  EXPECT_STREQ(gpr_name(m.input), "rdx");  // x, the third argument
+  EXPECT_EQ(cs.kind, SynthKind::Dual);
+  EXPECT_EQ(cs.proof, ProofResult::Proved) << cs.detail;
+  EXPECT_EQ(cs.v_min, 1);  // never a division by zero
+  EXPECT_EQ(cs.v_max, 0xffffffffll);
+  EXPECT_EQ(cs.update["captures"], nlohmann::json::array({"rdx"}));
+  // The update computes x / V' for any V', as the compiler would.
+  ConcreteEnv env;
+  for (uint64_t x : {0ull, 9ull, 10ull, 123456789ull, 0xffffffffull})
+    for (int64_t v : {1, 3, 10, 37, 1000, 0x7fffffff}) {
+      env.caps["rdx"] = x | 0xabcd00000000ull;  // upper half: not x's
+      env.v = v;
+      EXPECT_EQ(*evaluate_update_expr(cs.update["assign"][0]["expr"], env), x / v);
+    }
+  printf("udiv32: found and proven in %.2f s\n",
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+TEST_F(TemplateFixture, DivRoundUpIsItsOwnTemplate) {
+  CriticalSpan cs = only_span("round_up32", 10);
+  ASSERT_EQ(cs.op_templates.size(), 1u);
+  EXPECT_EQ(cs.op_templates[0].op, "udiv_round_up");
+  EXPECT_EQ(cs.proof, ProofResult::Proved) << cs.detail;
+}
+
+TEST_F(TemplateFixture, SixtyFourBitDivisionIsFoundWithinTheTimeout) {
+  auto t0 = std::chrono::steady_clock::now();
+  CriticalSpan cs = only_span("udiv64", 10);
+  ASSERT_EQ(cs.op_templates.size(), 1u);
+  EXPECT_EQ(cs.op_templates[0].op, "udiv");
+  EXPECT_EQ(cs.op_templates[0].width, 64u);
+  EXPECT_EQ(cs.proof, ProofResult::Proved) << cs.detail;
+  printf("udiv64: found and proven in %.2f s\n",
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+TEST_F(TemplateFixture, AMultiplyMatchesNoTemplate) {
+  load("mul32", 10);
+  std::string why;
+  EXPECT_TRUE(find_template_spans(orig, tests, 10, why).empty());
+  EXPECT_NE(why.find("no template computes"), std::string::npos) << why;
+}
+
+TEST_F(TemplateFixture, WrongUpdatesGetCounterexamples) {
+  CriticalSpan cs = only_span("udiv32", 10);
+  ASSERT_EQ(cs.proof, ProofResult::Proved) << cs.detail;
+  auto wrong = [&](const char *op) {
+    nlohmann::json u = cs.update;
+    u["assign"][0]["expr"][2][0] = op;  // ["zext", 64, [op, 32, x, v]]
+    return prove_template_update(orig, cs, u);
+  };
+  ASSERT_EQ(cs.update["assign"][0]["expr"][2][0], "udiv");
+  EXPECT_EQ(wrong("udiv").first, ProofResult::Proved);
+  for (const char *op : {"mul", "urem", "sdiv"}) {
+    auto [res, detail] = wrong(op);
+    EXPECT_EQ(res, ProofResult::Failed) << op;
+    EXPECT_NE(detail.find("counterexample"), std::string::npos) << op << ": " << detail;
+  }
 }
 
 }  // namespace

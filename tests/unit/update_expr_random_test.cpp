@@ -58,18 +58,28 @@ struct Generator {
 
   json bv(unsigned w, int depth) {
     if (depth == 0) return leaf(w);
-    static const char *const binary[] = {"add", "sub", "mul", "and", "or", "xor", "shl", "lshr", "ashr"};
+    static const char *const binary[] = {"add",  "sub",  "mul",  "and",  "or",   "xor", "shl",
+                                         "lshr", "ashr", "udiv", "urem", "sdiv", "srem"};
     switch (pick(8)) {
       case 0: return leaf(w);
       case 1: return {pick(2) ? "not" : "neg", w, bv(w, depth - 1)};
       case 2: case 3: {
-        const char *op = binary[pick(9)];
+        const char *op = binary[pick(13)];
         bool shift = std::string(op).find("sh") != std::string::npos;
+        bool divide = std::string(op).find("div") != std::string::npos || std::string(op).find("rem") != std::string::npos;
         // A shift amount is often small, sometimes the width or more.
         json b = shift && pick(2) ? leaf(w) : bv(w, depth - 1);
         if (shift && b[0] == "const" && pick(2)) {
           char s[24];
           snprintf(s, sizeof s, "0x%x", pick(w + 2) & static_cast<unsigned>(mask(w)));
+          b = {"const", w, s};
+        }
+        // A divisor is often one of the cases a CPU traps on or that
+        // SMT-LIB defines specially: 0, -1 (MIN / -1), 1, MIN.
+        if (divide && pick(2)) {
+          const uint64_t special[] = {0, mask(w), 1, 1ull << (w - 1)};
+          char s[24];
+          snprintf(s, sizeof s, "0x%llx", static_cast<unsigned long long>(special[pick(4)] & mask(w)));
           b = {"const", w, s};
         }
         return {op, w, bv(w, depth - 1), b};
@@ -222,6 +232,52 @@ TEST(UpdateExprRandom, Z3TheReferenceAndTheModuleAgreeOn300RandomExpressions) {
   EXPECT_GT(booleans, 40);
   EXPECT_GT(resimplified, kExpressions * 9 / 10);
   EXPECT_LT(too_big, kExpressions);
+}
+
+}  // namespace
+}  // namespace kx
+
+namespace kx {
+namespace {
+
+// Division and remainder (operation templates' updates) at the edges a CPU
+// traps on: the host reference, Z3 and the module agree on SMT-LIB's values.
+TEST(UpdateExprDivision, HostZ3AndModuleAgreeOnZeroDivisorsAndMinByMinusOne) {
+  const uint64_t values[] = {0, 1, 2, 7, 10, 0x7fffffff, 0x80000000, 0xfffffff6, 0xffffffff,
+                             0x8000000000000000ull, ~0ull, ~0ull - 9, 0x123456789abcdefull};
+  z3::context c;
+  std::vector<__u64> scratch(X_SIE_MAX_NODES);
+  int checked = 0;
+  for (const char *op : {"udiv", "urem", "sdiv", "srem"})
+    for (unsigned w : {32u, 64u})
+      for (uint64_t a : values)
+        for (uint64_t b : values) {
+          uint64_t m = w == 64 ? ~0ull : 0xffffffffull;
+          auto konst = [&](uint64_t x) {
+            char s[24];
+            snprintf(s, sizeof s, "0x%llx", static_cast<unsigned long long>(x & m));
+            return json{"const", w, s};
+          };
+          json e = {op, w, json{"extract", w - 1, 0, json{"reg", "rax"}}, konst(b)};
+          ConcreteEnv env;
+          env.regs["rax"] = a;
+          auto host = evaluate_update_expr(e, env);
+          ASSERT_TRUE(host) << host.error().message;
+          auto term = from_update_expr(c, e, {{UpdateVars::reg("rax"), c.bv_val(a, 64)}});
+          ASSERT_TRUE(term) << term.error().message;
+          EXPECT_EQ(*host, term->simplify().get_numeral_uint64()) << e.dump() << " at rax=" << a;
+          json update = {{"captures", json::array()},
+                         {"assign", {{{"dest", "rbx"}, {"expr", w == 64 ? e : json{"zext", 64, e}}}}}};
+          auto prog = compile_update(update, false);
+          ASSERT_TRUE(prog) << prog.error().message;
+          x_sie_state now{};
+          now.regs[0] = a;
+          x_sie_results res{};
+          x_sie_prog_eval(&*prog, &now, nullptr, 0, scratch.data(), &res);
+          EXPECT_EQ(res.value[0], *host) << "module: " << e.dump() << " at rax=" << a;
+          ++checked;
+        }
+  EXPECT_EQ(checked, 4 * 2 * 13 * 13);
 }
 
 }  // namespace
