@@ -739,7 +739,7 @@ nlohmann::json to_json(const ConstReport &r) {
   nlohmann::json t = nlohmann::json::object();
   double total = 0;
   for (auto &[phase, s] : r.timing) {
-    t[phase] = s;
+    t[phase] = t.value(phase, 0.0) + s;  // a phase of every family tried
     total += s;
   }
   t["total"] = total;

@@ -31,6 +31,9 @@ const std::vector<OpTemplate> &op_templates() {
       {"srem", true, [](const z3::expr &x, const z3::expr &v) { return z3::srem(x, v); }},
       {"udiv_round_up", false, [](const z3::expr &x, const z3::expr &v) { return z3::udiv(x + v - 1, v); }},
       {"sdiv_round_up", true, [](const z3::expr &x, const z3::expr &v) { return (x + v - 1) / v; }},
+      // x * V, which gcc builds from lea, shl, add and sub for one value and
+      // an imul for another (the same bits whatever the signedness).
+      {"mul", false, [](const z3::expr &x, const z3::expr &v) { return x * v; }},
   };
   return table;
 }

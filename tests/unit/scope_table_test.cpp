@@ -107,6 +107,17 @@ TEST(AnalysisVersion, EveryReportCarriesIt) {
   EXPECT_EQ(to_json(ConstReport{})["analysis"], analysis_version());
 }
 
+// A const analysed with two test-value families laps every phase twice:
+// the report's phases add up to its total.
+TEST(ConstReportJson, PhasesOfEveryFamilyAddUp) {
+  ConstReport r;
+  r.timing = {{"rebuild", 1.5}, {"diff", 0.25}, {"rebuild", 2.0}, {"diff", 0.25}};
+  auto t = to_json(r)["timing"];
+  EXPECT_DOUBLE_EQ(t["rebuild"].get<double>(), 3.5);
+  EXPECT_DOUBLE_EQ(t["diff"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(t["total"].get<double>(), 4.0);
+}
+
 TEST(AnalysisVersion, AReportOfAnotherVersionIsStaleAndRefused) {
   nlohmann::json current = report("SHRINK_BATCH", "mm/vmscan.c:785:0");
   current["analysis"] = analysis_version();

@@ -667,8 +667,15 @@ TEST_F(TemplateFixture, SixtyFourBitDivisionIsFoundWithinTheTimeout) {
          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
-TEST_F(TemplateFixture, AMultiplyMatchesNoTemplate) {
-  load("mul32", 10);
+TEST_F(TemplateFixture, AMultiplyIsTheMulTemplate) {
+  CriticalSpan cs = only_span("mul32", 10);
+  ASSERT_EQ(cs.op_templates.size(), 1u);
+  EXPECT_EQ(cs.op_templates[0].op, "mul");
+  EXPECT_EQ(cs.proof, ProofResult::Proved) << cs.detail;
+}
+
+TEST_F(TemplateFixture, AMultiplyByVSquaredMatchesNoTemplate) {
+  load("square32", 10);
   std::string why;
   EXPECT_TRUE(find_template_spans(orig, tests, 10, why).empty());
   EXPECT_NE(why.find("no template computes"), std::string::npos) << why;
