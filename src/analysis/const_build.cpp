@@ -501,7 +501,15 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
             }))
           anchor = tv;
       std::map<std::pair<int64_t, std::string>, std::map<std::string, DecodedFunction>> built;
-      for (size_t si = 0; si < r.spans.size(); ++si) {
+      // Cross builds cost a rebuild of every object per value tried: none
+      // for a const one unproven span already leaves untunable.
+      const bool all_proved =
+          std::all_of(r.spans.begin(), r.spans.end(), [](auto &cs) { return cs.proof == ProofResult::Proved; });
+      if (!all_proved)
+        for (auto &cs : r.spans)
+          if (cs.proof == ProofResult::Proved)
+            cs.range_basis.push_back("not confirmed by cross builds: another span of the const is not proven");
+      for (size_t si = 0; si < r.spans.size() && all_proved; ++si) {
         CriticalSpan &cs = r.spans[si];
         const SpanSpec &spec = specs[si];
         if (cs.proof != ProofResult::Proved) continue;

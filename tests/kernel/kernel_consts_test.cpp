@@ -426,5 +426,24 @@ TEST_F(KernelConsts, ShiftCountIsTestedNearItsValue) {
   for (int64_t v : r.test_values) EXPECT_LT(std::abs(v - 6), 4) << v;
 }
 
+// include/net/tcp.h:144 `TCP_RTO_MIN`: one of its spans stores and reads
+// memory again, which the update language cannot do, so the const is
+// untunable whatever the ranges; its proven spans are not confirmed by cross
+// builds (each would rebuild 7 objects per value tried).
+TEST_F(KernelConsts, AnUntunableConstGetsNoCrossBuilds) {
+  auto r = build("include/net/tcp.h:144:0");
+  ASSERT_EQ(r.status, ConstStatus::Untunable) << "expected a span the update language cannot express";
+  size_t proved = 0;
+  for (auto &cs : r.spans) {
+    if (cs.proof != ProofResult::Proved) continue;
+    ++proved;
+    EXPECT_NE(std::find_if(cs.range_basis.begin(), cs.range_basis.end(),
+                           [](auto &b) { return b.find("not confirmed by cross builds") != std::string::npos; }),
+              cs.range_basis.end())
+        << cs.function;
+  }
+  EXPECT_GT(proved, 0u);
+}
+
 }  // namespace
 }  // namespace kx
