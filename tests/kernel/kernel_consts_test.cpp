@@ -12,6 +12,7 @@
 #include "binary/cu_index.h"
 #include "binary/disasm.h"
 #include "binary/elf_file.h"
+#include "binary/function_compare.h"
 #include "kernel/affected_objects.h"
 #include "kernel/object_selection.h"
 #include "kernel/rebuild.h"
@@ -424,6 +425,59 @@ TEST_F(KernelConsts, ShiftCountIsTestedNearItsValue) {
   EXPECT_EQ(r.status, ConstStatus::Tunable) << r.reason;
   EXPECT_EQ(r.test_family, TestFamily::Near);
   for (int64_t v : r.test_values) EXPECT_LT(std::abs(v - 6), 4) << v;
+}
+
+// A const of a loadable module (issue 16): bfq_back_max is only in bfq.ko
+// (CONFIG_IOSCHED_BFQ=m). Its seeds are placed in the module as section +
+// offset, checked here by decoding the debug .ko's own bytes there.
+TEST_F(KernelConsts, ModuleConstIsMappedToItsModuleBySectionAndOffset) {
+  auto ko_path = kernel_->profile.debug_modules / "kernel/block/bfq.ko";
+  auto ko = ElfFile::open(ko_path);
+  ASSERT_TRUE(ko) << ko.error().message;
+  const std::string build_id = ko->build_id();
+  ASSERT_FALSE(build_id.empty());
+
+  auto r = build_const(*kernel_, "block/bfq-iosched.c:169:0", {.seeds_only = true});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->site.name, "bfq_back_max");
+  EXPECT_EQ(r->objects, (std::vector<std::string>{"block/bfq-iosched.o"}));
+  ASSERT_FALSE(r->uses.empty()) << r->reason;
+  for (auto &u : r->uses) {
+    EXPECT_EQ(u.seed.object, "block/bfq-iosched.o");
+    ASSERT_TRUE(u.module) << u.seed.function << "+" << u.seed.offset << " was not placed in a module";
+    EXPECT_EQ(u.module->module, "bfq");
+    EXPECT_EQ(u.module->build_id, build_id);
+    EXPECT_EQ(ko->section_name(u.module->section_index), u.module->section);
+    auto bytes = ko->bytes(u.module->section_index, u.module->offset, 16);
+    ASSERT_TRUE(bytes) << bytes.error().message;
+    auto insns = disassemble(*bytes, {});
+    ASSERT_TRUE(insns && !insns->empty());
+    EXPECT_EQ((*insns)[0].text, u.seed.insn) << "at " << u.module->section << "+" << u.module->offset;
+    EXPECT_EQ(u.source.file.rfind("block/", 0), 0u) << u.source.file;
+    EXPECT_FALSE(u.source.frames.empty());
+  }
+  // Not tunable yet, and the report says why.
+  EXPECT_EQ(r->status, ConstStatus::Untunable);
+  EXPECT_NE(r->reason.find("module bfq"), std::string::npos) << r->reason;
+  auto j = to_json(*r);
+  EXPECT_EQ(j["uses"][0]["module"]["name"], "bfq");
+  EXPECT_EQ(j["uses"][0]["module"]["build_id"], build_id);
+}
+
+// The tree rebuilds bfq's objects to the code the debug module has:
+// functions byte-identical outside relocations, as for vmlinux.
+TEST_F(KernelConsts, RebuiltModuleObjectsMatchTheDebugModule) {
+  auto ko = ElfFile::open(kernel_->profile.debug_modules / "kernel/block/bfq.ko");
+  ASSERT_TRUE(ko) << ko.error().message;
+  auto dir = original_objects(*kernel_, {"block/bfq-iosched.o"});
+  ASSERT_TRUE(dir) << dir.error().message;
+  auto o = ElfFile::open(*dir / "block/bfq-iosched.o");
+  ASSERT_TRUE(o) << o.error().message;
+  auto f = compare_object(*o, *ko);
+  EXPECT_GT(f.functions, 50u);
+  EXPECT_EQ(f.identical, f.functions);
+  EXPECT_TRUE(f.differing.empty()) << f.differing.front();
+  EXPECT_TRUE(f.missing.empty()) << f.missing.front();
 }
 
 }  // namespace
