@@ -4,6 +4,7 @@
 // the reported address.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -470,6 +471,36 @@ TEST_F(KernelConsts, ModuleConstIsMappedToItsModuleBySectionAndOffset) {
   auto j = to_json(*r);
   EXPECT_EQ(j["uses"][0]["module"]["name"], "bfq");
   EXPECT_EQ(j["uses"][0]["module"]["build_id"], build_id);
+}
+
+// TCP_INIT_CWND is used by vmlinux (tcp_input.o) and by tcp_bbr.ko: one
+// analysis finds both, each use placed where the shipped kernel has it.
+TEST_F(KernelConsts, ConstOfVmlinuxAndAModuleGetsTheUsesOfBoth) {
+  auto ko = ElfFile::open(kernel_->profile.debug_modules / "kernel/net/ipv4/tcp_bbr.ko");
+  ASSERT_TRUE(ko) << ko.error().message;
+  auto r = build_const(*kernel_, "TCP_INIT_CWND", {.seeds_only = true});
+  ASSERT_TRUE(r) << r.error().message;
+  auto has = [&](const std::string &o) { return std::find(r->objects.begin(), r->objects.end(), o) != r->objects.end(); };
+  EXPECT_TRUE(has("net/ipv4/tcp_input.o"));
+  EXPECT_TRUE(has("net/ipv4/tcp_bbr.o"));
+  size_t in_module = 0, in_vmlinux = 0;
+  for (auto &u : r->uses) {
+    if (u.seed.object == "net/ipv4/tcp_bbr.o") {
+      ASSERT_TRUE(u.module) << u.seed.function;
+      EXPECT_EQ(u.module->module, "tcp_bbr");
+      EXPECT_EQ(u.module->build_id, ko->build_id());
+      ++in_module;
+    } else {
+      EXPECT_FALSE(u.module) << u.seed.object << " is linked into vmlinux";
+      // A region matched by its expression is named "first … last".
+      auto [insn, fn] = at(u.address);
+      EXPECT_EQ(u.seed.insn.rfind(insn, 0), 0u) << insn << " at the reported address of " << u.seed.function;
+      EXPECT_EQ(fn, u.seed.function);
+      ++in_vmlinux;
+    }
+  }
+  EXPECT_GT(in_module, 0u);
+  EXPECT_GT(in_vmlinux, 0u);
 }
 
 // The tree rebuilds bfq's objects to the code the debug module has:
