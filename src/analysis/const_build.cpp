@@ -3,6 +3,7 @@
 #include "util/hex.h"
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <memory>
 #include <set>
@@ -12,6 +13,7 @@
 #include "binary/vmlinux_symbols.h"
 #include "seeds/function_diff.h"
 #include "kernel/affected_objects.h"
+#include "kernel/module_units.h"
 #include "kernel/object_selection.h"
 #include "kernel/rebuild.h"
 #include "spec/c_tokens.h"
@@ -115,9 +117,13 @@ Status add_template_spans(ConstReport &r, std::vector<ObjectSeeds> &found, int64
                           const fs::path &work, std::map<std::string, ElfFile> &objs, const VmlinuxSymbols &vmlinux,
                           DebugInfo &dbg, std::vector<CriticalSpan> &spans, std::vector<std::string> &objects,
                           std::vector<SpanSpec> &specs,
-                          std::vector<std::unique_ptr<std::map<std::string, DecodedFunction>>> &fns) {
+                          std::vector<std::unique_ptr<std::map<std::string, DecodedFunction>>> &fns,
+                          const std::function<bool(const std::string &)> &in_module) {
   for (size_t i = 0; i < found.size(); ++i) {
     const std::string &obj = r.objects[i];
+    // Template spans are placed at vmlinux addresses only, for now: a
+    // module's uses keep their verdict.
+    if (in_module(obj)) continue;
     std::set<std::string> names;  // as the builds name them
     for (auto &s : found[i].structural) names.insert(s);
     for (auto &rg : found[i].regions) names.insert(rg.function);
@@ -236,6 +242,11 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
   timer.lap("locate");
 
   KX_ASSIGN(cus, read_compile_units(k.profile.debug_vmlinux, k.tree));
+  // And the loadable modules' units: a const used by vmlinux and by modules
+  // is analysed in all of them at once.
+  KX_ASSIGN(module_cus, module_compile_units(k));
+  ModuleMaps modules(module_images_by_object(module_cus), k.tree);
+  cus.insert(cus.end(), module_cus.begin(), module_cus.end());
   AffectedObjects affected = find_affected_objects(k.tree, cus, site.file, site.name);
   reading.reset();  // the rebuilds below take the tree exclusively
   r.objects = affected.objects;
@@ -263,7 +274,8 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
   }
   if (r.objects.empty()) {
     r.status = ConstStatus::Untunable;
-    r.reason = "no object linked into vmlinux uses it (" + site.file + " is not seen by any vmlinux unit that mentions it)";
+    r.reason = "no object of vmlinux or of a module uses it (" + site.file +
+               " is not seen by any unit of vmlinux or of the debug modules that mentions it)";
     return r;
   }
 
@@ -322,6 +334,16 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
   };
   {
     KX_ASSIGN(orig_dir, original_objects(k, r.objects));
+    // A module object's seeds are mapped through its debug .ko, so the
+    // tree must rebuild it to the module's code, as it does vmlinux's.
+    KX_ASSIGN(fidelity, check_module_objects(orig_dir, r.objects, module_images_by_object(module_cus)));
+    for (auto &f : fidelity) r.module_fidelity.push_back(f.describe());
+    if (auto bad = std::find_if(fidelity.begin(), fidelity.end(), [](auto &f) { return !f.ok(); });
+        bad != fidelity.end()) {
+      r.status = ConstStatus::Error;
+      r.reason = "the tree does not rebuild the module's code: " + bad->describe();
+      return r;
+    }
     while (r.test_values.size() < 3) {
       KX_ASSIGN(more, build_next());
       if (!more) break;
@@ -375,6 +397,24 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
     KX_ASSIGN(vmlinux, VmlinuxSymbols::open(k.profile.debug_vmlinux));
     KX_ASSIGN(dbg, DebugInfo::open(k.profile.debug_vmlinux, k.tree));
     std::map<std::string, ElfFile> objs;
+    // Puts use `u` of function `fn` (of its original object `obj`) where the
+    // shipped kernel has it: a vmlinux address, or a module's section + offset.
+    auto place_use = [&](ConstUse &u, const ElfFile &obj, const ElfSymbol &fn) -> Status {
+      std::string key = u.seed.object + ":" + u.seed.function;
+      if (modules.has(u.seed.object)) {
+        KX_ASSIGN(at, modules.function_location(u.seed.object, obj, fn));
+        r.function_module[key] = at;
+        u.module = at;
+        u.module->offset += u.seed.offset;
+        if (auto loc = modules.locate(*u.module)) u.source = *loc;
+        return {};
+      }
+      KX_ASSIGN(base, vmlinux.address_of(obj, fn));
+      r.function_address[key] = base;
+      u.address = base + u.seed.offset;
+      if (auto loc = dbg.locate(u.address)) u.source = *loc;
+      return {};
+    };
     for (auto &u : r.uses) {
       if (!objs.count(u.seed.object)) {
         KX_ASSIGN(e, ElfFile::open(orig_dir / u.seed.object));
@@ -383,10 +423,7 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
       const ElfFile &obj = objs.at(u.seed.object);
       auto syms = obj.find_symbols(u.seed.function);
       if (syms.empty()) return make_error(u.seed.object + " has no symbol " + u.seed.function);
-      KX_ASSIGN(base, vmlinux.address_of(obj, *syms[0]));
-      u.address = base + u.seed.offset;
-      r.function_address[u.seed.object + ":" + u.seed.function] = base;
-      if (auto loc = dbg.locate(u.address)) u.source = *loc;
+      KX_TRY(place_use(u, obj, *syms[0]));
     }
     timer.lap("map");
 
@@ -398,7 +435,7 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
     std::vector<std::unique_ptr<std::map<std::string, DecodedFunction>>> region_fns;  // the specs' functions
     if (v0 && r.layout.empty())
       KX_TRY(add_template_spans(r, found, *v0, orig_dir, work, objs, vmlinux, dbg, region_spans, region_objects,
-                                region_specs, region_fns));
+                                region_specs, region_fns, [&](const std::string &o) { return modules.has(o); }));
     if (v0 && r.layout.empty() && r.structural.empty())
       for (size_t i = 0; i < found.size(); ++i)
         for (auto &rg : found[i].regions) {
@@ -425,8 +462,6 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
             return std::any_of(rg.unmapped.begin(), rg.unmapped.end(), [&](auto &u) { return m.rfind(obj + ":" + u, 0) == 0; });
           });
           const ElfFile &o = objs.at(obj);
-          KX_ASSIGN(base, vmlinux.address_of(o, *o.find_symbols(rg.function).at(0)));
-          r.function_address[obj + ":" + rg.function] = base;
           const DecodedFunction &of = orig_fns.at(rg.function);
           Seed sd;
           sd.object = obj;
@@ -436,8 +471,8 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
           sd.relation = std::get<2>(rg.seeds.front());
           sd.original_t = sd.relation.apply(*v0).value_or(0);
           sd.by_expression = true;
-          ConstUse use{sd, base + sd.offset, {}};
-          if (auto loc = dbg.locate(use.address)) use.source = *loc;
+          ConstUse use{sd, 0, {}, std::nullopt};
+          KX_TRY(place_use(use, o, *o.find_symbols(rg.function).at(0)));
           r.uses.push_back(use);
           region_spans.push_back(*cs);
           region_objects.push_back(obj);
@@ -462,10 +497,21 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
             by_fn[u.seed.object][u.seed.function].push_back({i, u.seed.operand, u.seed.relation});
       }
       std::vector<SpanStart> starts;
+      // Safe spans are sliced over the linked vmlinux: a span in a module
+      // has none yet (see below).
+      std::set<std::string> sliceless_modules;
+      auto add_start = [&](const std::string &obj, const CriticalSpan &cs) {
+        auto m = r.function_module.find(obj + ":" + cs.function);
+        if (m != r.function_module.end()) {
+          sliceless_modules.insert(m->second.module);
+          return;
+        }
+        starts.push_back({r.function_address.at(obj + ":" + cs.function), cs.first, cs.last, cs.defines});
+      };
       std::vector<SpanSpec> specs;  // of r.spans, in order
       for (size_t k = 0; k < region_spans.size(); ++k) {
         auto &cs = region_spans[k];
-        starts.push_back({r.function_address.at(region_objects[k] + ":" + cs.function), cs.first, cs.last, cs.defines});
+        add_start(region_objects[k], cs);
         r.spans.push_back(cs);
         specs.push_back(region_specs[k]);
       }
@@ -483,7 +529,7 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
             for (auto &[a, b] : match_functions(decoded[obj], fv))
               if (a == fn) tests.push_back({v, &fv.at(b)});
           for (auto &cs : build_critical_spans(decoded[obj].at(fn), seeds, tests)) {
-            starts.push_back({r.function_address.at(obj + ":" + fn), cs.first, cs.last, cs.defines});
+            add_start(obj, cs);
             r.spans.push_back(cs);
             specs.push_back({obj, &decoded[obj], fn, cs.first, cs.last});
           }
@@ -551,6 +597,9 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
       // Safe spans, on the linked kernel (paper §3.5).
       KernelCode code(vmlinux.elf());
       r.safe_spans = build_safe_spans(code, starts);
+      for (auto &m : sliceless_modules)
+        r.notes.push_back("no safe spans for the critical spans in module " + m +
+                          ": the slicer runs on the linked vmlinux, and a module is linked only when it loads");
       timer.lap("safe_spans");
     }
   }
@@ -583,6 +632,14 @@ Result<ConstReport> analyse_const(const PreparedKernel &k, const std::string &ar
   } else if (auto [lo, hi] = common_range(r.spans); lo > hi) {
     r.status = ConstStatus::Untunable;
     r.reason = "its critical spans' value ranges have no value in common";
+  } else if (auto mod = std::find_if(r.uses.begin(), r.uses.end(), [](auto &u) { return u.module.has_value(); });
+             mod != r.uses.end()) {
+    // Proven as far as the analysis goes, but a transition needs safe
+    // spans and x-sie.ko needs module addresses: neither exists for modules yet.
+    r.status = ConstStatus::Untunable;
+    r.reason = "its uses in module " + mod->module->module +
+               " are analysed, but not tunable yet: modules have no safe spans (the slicer runs on the linked "
+               "vmlinux) and the runtime cannot patch a module";
   } else {
     r.status = ConstStatus::Tunable;
   }
@@ -657,6 +714,14 @@ Result<ConstReport> build_const(const PreparedKernel &k, const std::string &arg,
   return first;
 }
 
+namespace {
+
+nlohmann::json module_json(const ModuleLocation &m) {
+  return {{"name", m.module}, {"build_id", m.build_id}, {"section", m.section}, {"offset", hex(m.offset)}};
+}
+
+}  // namespace
+
 nlohmann::json to_json(const ConstReport &r) {
   nlohmann::json j;
   j["id"] = r.id;
@@ -677,7 +742,7 @@ nlohmann::json to_json(const ConstReport &r) {
     nlohmann::json use = {{"object", u.seed.object},
                           {"function", u.seed.function},
                           {"offset", u.seed.offset},
-                          {"address", hex(u.address)},
+                          {"address", u.module ? module_place(*u.module) : hex(u.address)},
                           {"insn", u.seed.insn},
                           {"operand", u.seed.operand},
                           {"t", u.seed.original_t},
@@ -688,6 +753,7 @@ nlohmann::json to_json(const ConstReport &r) {
     for (auto &f : u.source.frames)
       chain.push_back({{"function", f.function}, {"source", f.file + ":" + std::to_string(f.line)}});
     use["inline_chain"] = chain;
+    if (u.module) use["module"] = module_json(*u.module);
     if (u.seed.relation.linear)
       use["relation"] = {{"a", u.seed.relation.a}, {"b", u.seed.relation.b}, {"confirmed", u.seed.relation.confirmed}};
     else
@@ -699,6 +765,9 @@ nlohmann::json to_json(const ConstReport &r) {
     uint64_t base = 0;
     for (auto &[key, addr] : r.function_address)
       if (key.substr(key.find(':') + 1) == cs.function) base = addr;
+    const ModuleLocation *in_module = nullptr;
+    for (auto &[key, at] : r.function_module)
+      if (key.substr(key.find(':') + 1) == cs.function) in_module = &at;
     nlohmann::json span = {{"function", cs.function},
                            {"start", cs.start},
                            {"end", cs.end},
@@ -713,6 +782,18 @@ nlohmann::json to_json(const ConstReport &r) {
                            {"value_range_basis", cs.range_basis},
                            {"tunes_t", cs.tunes_t}};
     if (cs.capture) span["capture_address"] = hex(base + *cs.capture);
+    if (in_module) {
+      // Module-relative: the section offset of the span, its probe and capture.
+      auto at = [&](uint64_t off) {
+        ModuleLocation m = *in_module;
+        m.offset += off;
+        return m;
+      };
+      span["address"] = module_place(at(cs.start));
+      span["probe_address"] = module_place(at(cs.probe));
+      if (cs.capture) span["capture_address"] = module_place(at(*cs.capture));
+      span["module"] = module_json(at(cs.start));
+    }
     nlohmann::json cross = nlohmann::json::object();
     for (auto &[v, verdict] : cs.cross_builds) cross[std::to_string(v)] = verdict;
     span["cross_builds"] = cross;
@@ -744,6 +825,8 @@ nlohmann::json to_json(const ConstReport &r) {
   if (!r.structural.empty()) j["structural"] = r.structural;
   if (!r.unmapped.empty()) j["unmapped"] = r.unmapped;
   if (!r.layout.empty()) j["layout"] = r.layout;
+  if (!r.module_fidelity.empty()) j["module_fidelity"] = r.module_fidelity;
+  if (!r.notes.empty()) j["notes"] = r.notes;
   nlohmann::json t = nlohmann::json::object();
   double total = 0;
   for (auto &[phase, s] : r.timing) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "binary/debug_info.h"
+#include "binary/module_image.h"
 #include "kernel/tree_cache.h"
 #include "seeds/seeds.h"
 #include "spec/locate.h"
@@ -23,6 +24,8 @@ struct ConstUse {
   Seed seed;
   uint64_t address = 0;  // vmlinux link address; add the KASLR slide at run time
   SourceLocation source;
+  // A use in a loadable module: section + offset in its .ko instead of an address.
+  std::optional<ModuleLocation> module;
 };
 
 enum class ConstStatus { Tunable, Untunable, Error };
@@ -43,6 +46,9 @@ struct ConstReport {
   std::vector<ConstUse> uses;
   std::vector<CriticalSpan> spans;  // with the vmlinux address of each span's function
   std::map<std::string, uint64_t> function_address;  // "object:function" -> vmlinux link address
+  std::map<std::string, ModuleLocation> function_module;  // "object:function" of a module -> where it starts
+  std::vector<std::string> module_fidelity;  // per module object: its functions against the debug .ko
+  std::vector<std::string> notes;            // what the analysis left out, and why
   std::vector<SafeSpan> safe_spans;
   std::vector<std::string> structural, unmapped, layout;
   ConstStatus status = ConstStatus::Error;

@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
+#include "binary/offline_dwarf.h"
 #include "binary/source_paths.h"
 
 namespace kx {
@@ -17,8 +19,9 @@ struct DebugInfo::Impl {
   int fd = -1;
   Dwarf *dw = nullptr;
   SourcePaths paths{""};
+  std::optional<OfflineDwarf> module;  // open_module: owns `dw`
   ~Impl() {
-    if (dw) dwarf_end(dw);
+    if (dw && !module) dwarf_end(dw);
     if (fd >= 0) close(fd);
   }
 };
@@ -35,6 +38,22 @@ Result<DebugInfo> DebugInfo::open(const std::filesystem::path &vmlinux, const st
   if (!d.impl_->dw) return make_error(vmlinux.string() + " has no DWARF debug information");
   d.impl_->paths = SourcePaths(tree);
   return d;
+}
+
+Result<DebugInfo> DebugInfo::open_module(const std::filesystem::path &ko, const std::filesystem::path &tree) {
+  DebugInfo d;
+  KX_ASSIGN(dwarf, OfflineDwarf::open(ko));
+  if (!dwarf.dwarf()) return make_error(ko.string() + " has no DWARF debug information");
+  d.impl_->dw = dwarf.dwarf();
+  d.impl_->module.emplace(std::move(dwarf));
+  d.impl_->paths = SourcePaths(tree);
+  return d;
+}
+
+Result<SourceLocation> DebugInfo::locate_in_section(size_t index, uint64_t offset) {
+  if (!impl_->module) return make_error("not a module's debug information");
+  KX_ASSIGN(base, impl_->module->section_address(index));
+  return locate(base + offset);
 }
 
 namespace {

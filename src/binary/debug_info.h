@@ -27,9 +27,14 @@ struct SourceLocation {
 class DebugInfo {
  public:
   static Result<DebugInfo> open(const std::filesystem::path &vmlinux, const std::filesystem::path &tree);
+  // A loadable module's debug .ko (ET_REL): its DWARF is read relocated,
+  // and positions are given as section + offset (locate_in_section).
+  static Result<DebugInfo> open_module(const std::filesystem::path &ko, const std::filesystem::path &tree);
   DebugInfo(DebugInfo &&) noexcept;
   ~DebugInfo();
   Result<SourceLocation> locate(uint64_t address);
+  // `offset` into section `index` (st_shndx) of a module opened by open_module.
+  Result<SourceLocation> locate_in_section(size_t index, uint64_t offset);
 
  private:
   DebugInfo();

@@ -82,6 +82,13 @@ std::string code_only(std::string text) {
   return text;
 }
 
+// One object can be a unit of several modules (kbuild links a shared
+// object into each module that lists it); it is rebuilt once.
+void sort_unique(std::vector<std::string> &v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
 class SourceCache {
  public:
   explicit SourceCache(fs::path tree) : tree_(std::move(tree)) {}
@@ -112,7 +119,7 @@ AffectedObjects find_affected_objects(const fs::path &tree, const std::vector<Co
   }
   if (macro.empty()) {
     for (auto *cu : seeing) out.objects.push_back(cu->object);
-    std::sort(out.objects.begin(), out.objects.end());
+    sort_unique(out.objects);
     return out;
   }
 
@@ -154,7 +161,7 @@ AffectedObjects find_affected_objects(const fs::path &tree, const std::vector<Co
   for (auto *cu : seeing)
     if (std::any_of(cu->files.begin(), cu->files.end(), [&](auto &f) { return using_files.count(f); }))
       out.objects.push_back(cu->object);
-  std::sort(out.objects.begin(), out.objects.end());
+  sort_unique(out.objects);
   return out;
 }
 

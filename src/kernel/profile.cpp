@@ -34,6 +34,7 @@ static Result<KernelProfile> debian_profile(const std::string &name) {
   std::string series = m[2].str() + "." + m[3].str();
   p.image = "/boot/vmlinuz-" + p.release;
   p.debug_vmlinux = "/usr/lib/debug/boot/vmlinux-" + p.release;
+  p.debug_modules = "/usr/lib/debug/lib/modules/" + p.release;  // the -dbg package's .ko files
   p.headers = "/usr/src/linux-headers-" + p.release;
   p.modules = "/lib/modules/" + p.release;
   p.config = p.headers / ".config";  // the /boot copy lacks non-codegen lines
@@ -58,6 +59,7 @@ static Result<KernelProfile> tree_profile(const std::string &spec) {
   p.release = rel->substr(0, rel->find('\n'));
   p.image = tree / "arch/x86/boot/bzImage";
   p.debug_vmlinux = tree / "vmlinux";
+  p.debug_modules = tree;  // a built tree keeps each .ko beside its objects
   p.headers = tree;
   p.modules = "/lib/modules/" + p.release;
   p.config = tree / ".config";

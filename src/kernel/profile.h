@@ -23,6 +23,7 @@ struct KernelProfile {
   std::string release;   // `uname -r` of the kernel described
   std::filesystem::path image;          // vmlinuz / bzImage the lab boots
   std::filesystem::path debug_vmlinux;  // symbols + DWARF
+  std::filesystem::path debug_modules;  // loadable modules with symbols + DWARF (*.ko below it)
   std::filesystem::path headers;        // Kbuild dir for out-of-tree modules
   std::filesystem::path modules;        // /lib/modules/<release> (may be absent)
   std::filesystem::path config;         // the .config the kernel was built with

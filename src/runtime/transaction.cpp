@@ -410,11 +410,25 @@ namespace {
 
 // The report can be planned here: a const named once, tunable, analysed for
 // the running kernel. Returns its id.
+// The module a report's spans or uses are in (`kx build` marks each with a
+// "module" object), if any.
+std::optional<std::string> module_of(const nlohmann::json &r) {
+  for (const char *list : {"critical_spans", "uses"})
+    for (auto &e : r.value(list, nlohmann::json::array()))
+      if (e.contains("module") && e["module"].is_object()) return e["module"].value("name", std::string("?"));
+  return std::nullopt;
+}
+
 Result<std::string> check_report(const nlohmann::json &r, const std::string &running_build_id,
                                  std::set<std::string> &names) {
   std::string id = r.value("id", "");
   if (id.empty() || id.size() >= X_SIE_NAME_LEN) return make_error("a report without a usable id");
   if (!names.insert(id).second) return make_error(id + " is given twice");
+  // x-sie.ko resolves vmlinux addresses only: a span in a loadable module
+  // would need the module's load address, build-id and lifetime (issue 16).
+  // Checked before the verdict, whose reason for such a const is the same gap.
+  if (auto mod = module_of(r))
+    return make_error(id + "'s spans are in module " + *mod + ", which the runtime cannot patch yet");
   if (r.value("status", "") != "tunable")
     return make_error(id + " is not tunable: " + r.value("reason", std::string("no reason recorded")));
   std::string analysed = r.contains("kernel") ? r["kernel"].value("build_id", "") : "";

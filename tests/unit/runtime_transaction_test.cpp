@@ -151,6 +151,23 @@ TEST(RuntimeTransaction, RefusesInOneLineNamingTheConstTheValueAndTheRange) {
   EXPECT_TRUE(plan_transaction({{r, 65535}}, img, kBuildId, kSlide));
 }
 
+// A span in a loadable module has a section + offset, not a vmlinux
+// address: planning it would probe whatever vmlinux has at that number.
+TEST(RuntimeTransaction, RefusesAConstWhoseSpansAreInAModuleInOneLine) {
+  json r = report("BLK_MAX_REQUEST_COUNT");
+  FakeImage img;
+  ASSERT_TRUE(plan_transaction({{r, 8}}, img, kBuildId, kSlide));
+  r["id"] = "bfq_back_max";
+  r["critical_spans"][1]["module"] = {
+      {"name", "bfq"}, {"build_id", "53d78124fffc24bc8e4a51d17dc2ecdc99fd3d45"}, {"section", ".text"}, {"offset", "0x1c0"}};
+  auto t = plan_transaction({{r, 8}}, img, kBuildId, kSlide);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().message, "bfq_back_max's spans are in module bfq, which the runtime cannot patch yet");
+  // Said before the verdict: a module const's reason is the same gap.
+  r["status"] = "untunable";
+  expect_refused({{r, 8}}, "bfq_back_max's spans are in module bfq, which the runtime cannot patch yet");
+}
+
 TEST(RuntimeTransaction, RefusesSpansProvenForNoCommonValue) {
   json r = report("BLK_MAX_REQUEST_COUNT");
   ASSERT_EQ(r["critical_spans"].size(), 2u);
