@@ -1,5 +1,7 @@
 #include "slice/safe_span.h"
 
+#include "symbolic/liveness.h"
+
 #include "util/hex.h"
 
 #include <algorithm>
@@ -110,15 +112,13 @@ struct Access {
 Access accesses(const Insn &in, const std::optional<int64_t> &delta) {
   Access a;
   const auto &z = in.zops;
-  bool zero_idiom = (in.mnemonic() == ZYDIS_MNEMONIC_XOR || in.mnemonic() == ZYDIS_MNEMONIC_SUB) &&
-                    z[0].type == ZYDIS_OPERAND_TYPE_REGISTER && z[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-                    z[0].reg.value == z[1].reg.value;
+  const bool zeroes = zero_idiom(in);
   for (uint8_t k = 0; k < in.zi.operand_count; ++k) {
     const auto &o = z[k];
     if (o.type == ZYDIS_OPERAND_TYPE_REGISTER) {
       int r = gpr_of(o.reg.value);
       if (r < 0) continue;
-      if ((o.actions & ZYDIS_OPERAND_ACTION_MASK_READ) && !zero_idiom) a.reads.insert(r);
+      if ((o.actions & ZYDIS_OPERAND_ACTION_MASK_READ) && !zeroes) a.reads.insert(r);
       if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) {
         a.writes.insert(r);
         // A partial (8/16-bit) write keeps the rest of the register.

@@ -25,9 +25,7 @@ UseDef use_def(const Insn &in) {
   if (is_return(in)) return {static_cast<uint16_t>(kCalleeSaved | bit(kRax) | bit(kRdx)), 0};
   if (is_tail_call(in)) return {static_cast<uint16_t>(kCalleeSaved | kArguments | bit(kRax)), 0};
   const auto &z = in.zops;
-  bool zero_idiom = (in.mnemonic() == ZYDIS_MNEMONIC_XOR || in.mnemonic() == ZYDIS_MNEMONIC_SUB) &&
-                    z[0].type == ZYDIS_OPERAND_TYPE_REGISTER && z[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-                    z[0].reg.value == z[1].reg.value;
+  const bool zeroes = zero_idiom(in);
   for (int k = 0; k < in.zi.operand_count; ++k) {
     const auto &o = z[k];
     if (o.type == ZYDIS_OPERAND_TYPE_MEMORY) {
@@ -39,7 +37,7 @@ UseDef use_def(const Insn &in) {
     auto sl = gpr_slice(o.reg.value);
     if (!sl) continue;
     bool partial = sl->bits < 32;  // an 8/16-bit write keeps the rest: a read
-    if (((o.actions & ZYDIS_OPERAND_ACTION_MASK_READ) && !zero_idiom) ||
+    if (((o.actions & ZYDIS_OPERAND_ACTION_MASK_READ) && !zeroes) ||
         ((o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && partial))
       u.use |= bit(sl->index);
     else if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)
@@ -50,6 +48,13 @@ UseDef use_def(const Insn &in) {
 }
 
 }  // namespace
+
+bool zero_idiom(const Insn &in) {
+  const auto &z = in.zops;
+  return (in.mnemonic() == ZYDIS_MNEMONIC_XOR || in.mnemonic() == ZYDIS_MNEMONIC_SUB) &&
+         z[0].type == ZYDIS_OPERAND_TYPE_REGISTER && z[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+         z[0].reg.value == z[1].reg.value;
+}
 
 bool is_return(const Insn &in) {
   auto cat = in.zi.meta.category;

@@ -11,6 +11,10 @@
 
 namespace kx {
 
+// xor or sub of a register with itself: it writes the register without
+// reading it (the value before is dead), whatever Zydis's operand actions say.
+bool zero_idiom(const Insn &in);
+
 // A ret, or a jmp to __x86_return_thunk (what a ret is in a kernel built
 // with return thunks: the running kernel patches it back into a ret).
 bool is_return(const Insn &in);

@@ -657,9 +657,7 @@ std::array<FirstAccess, 16> first_accesses(const DecodedFunction &f, size_t from
       break;
     }
     const auto &z = in.zops;
-    bool zero_idiom = (in.mnemonic() == ZYDIS_MNEMONIC_XOR || in.mnemonic() == ZYDIS_MNEMONIC_SUB) &&
-                      z[0].type == ZYDIS_OPERAND_TYPE_REGISTER && z[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-                      z[0].reg.value == z[1].reg.value;
+    const bool zeroes = zero_idiom(in);
     std::vector<std::pair<int, int>> writes;
     for (int k = 0; k < in.zi.operand_count; ++k) {
       const auto &o = z[k];
@@ -673,7 +671,7 @@ std::array<FirstAccess, 16> first_accesses(const DecodedFunction &f, size_t from
       if (!sl) continue;
       // An 8/16-bit write keeps the rest of the register: it reads it.
       bool partial = sl->bits < 32;
-      if (((o.actions & ZYDIS_OPERAND_ACTION_MASK_READ) && !zero_idiom) ||
+      if (((o.actions & ZYDIS_OPERAND_ACTION_MASK_READ) && !zeroes) ||
           ((o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && partial))
         set(sl->index, FirstAccess::Read, i, k);
       else if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)
