@@ -10,8 +10,9 @@ namespace {
 constexpr uint16_t bit(int r) { return static_cast<uint16_t>(1u << r); }
 constexpr uint16_t kAll = 0xffff;
 enum { kRax, kRcx, kRdx, kRbx, kRsp, kRbp, kRsi, kRdi, kR8, kR9, kR10, kR11, kR12, kR13, kR14, kR15 };
-constexpr uint16_t kCalleeSaved = bit(kRbx) | bit(kRsp) | bit(kRbp) | bit(kR12) | bit(kR13) | bit(kR14) | bit(kR15);
-constexpr uint16_t kArguments = bit(kRdi) | bit(kRsi) | bit(kRdx) | bit(kRcx) | bit(kR8) | bit(kR9);
+constexpr uint16_t kCalleeSaved = kCalleeSavedRegs, kArguments = kArgumentRegs;
+static_assert(kCalleeSaved == (bit(kRbx) | bit(kRsp) | bit(kRbp) | bit(kR12) | bit(kR13) | bit(kR14) | bit(kR15)));
+static_assert(kArguments == (bit(kRdi) | bit(kRsi) | bit(kRdx) | bit(kRcx) | bit(kR8) | bit(kR9)));
 constexpr uint16_t kCallerSaved = kArguments | bit(kRax) | bit(kR10) | bit(kR11);
 
 struct UseDef {
@@ -24,30 +25,35 @@ UseDef use_def(const Insn &in) {
   if (cat == ZYDIS_CATEGORY_CALL) return {static_cast<uint16_t>(kArguments | bit(kRsp)), kCallerSaved};
   if (is_return(in)) return {static_cast<uint16_t>(kCalleeSaved | bit(kRax) | bit(kRdx)), 0};
   if (is_tail_call(in)) return {static_cast<uint16_t>(kCalleeSaved | kArguments | bit(kRax)), 0};
-  const auto &z = in.zops;
-  const bool zeroes = zero_idiom(in);
-  for (int k = 0; k < in.zi.operand_count; ++k) {
-    const auto &o = z[k];
-    if (o.type == ZYDIS_OPERAND_TYPE_MEMORY) {
-      for (ZydisRegister r : {o.mem.base, o.mem.index})
-        if (auto sl = gpr_slice(r)) u.use |= bit(sl->index);
-      continue;
-    }
-    if (o.type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
-    auto sl = gpr_slice(o.reg.value);
-    if (!sl) continue;
-    bool partial = sl->bits < 32;  // an 8/16-bit write keeps the rest: a read
-    if (((o.actions & ZYDIS_OPERAND_ACTION_MASK_READ) && !zeroes) ||
-        ((o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && partial))
-      u.use |= bit(sl->index);
-    else if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)
-      u.def |= bit(sl->index);
-  }
+  for (const RegisterAccess &a : register_accesses(in)) (a.read ? u.use : u.def) |= bit(a.gpr);
   u.def &= static_cast<uint16_t>(~u.use);  // read and written: live before it
   return u;
 }
 
 }  // namespace
+
+std::vector<RegisterAccess> register_accesses(const Insn &in) {
+  std::vector<RegisterAccess> out;
+  const bool zeroes = zero_idiom(in);
+  for (int k = 0; k < in.zi.operand_count; ++k) {
+    const auto &o = in.zops[k];
+    if (o.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+      for (ZydisRegister r : {o.mem.base, o.mem.index})
+        if (auto sl = gpr_slice(r)) out.push_back({k, sl->index, true});
+      continue;
+    }
+    if (o.type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
+    auto sl = gpr_slice(o.reg.value);
+    if (!sl) continue;
+    bool partial = sl->bits < 32;
+    if (((o.actions & ZYDIS_OPERAND_ACTION_MASK_READ) && !zeroes) ||
+        ((o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && partial))
+      out.push_back({k, sl->index, true});
+    else if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)
+      out.push_back({k, sl->index, false});
+  }
+  return out;
+}
 
 bool zero_idiom(const Insn &in) {
   const auto &z = in.zops;

@@ -15,6 +15,21 @@ namespace kx {
 // reading it (the value before is dead), whatever Zydis's operand actions say.
 bool zero_idiom(const Insn &in);
 
+// The GPRs an instruction's operands touch, in operand order: each register
+// operand it reads (an 8/16-bit write keeps the rest of the register, so it
+// reads it too) or writes whole, and the base and index of each memory
+// operand (read). `operand` indexes Insn::zops.
+struct RegisterAccess {
+  int operand = 0;
+  int gpr = 0;        // 0 = rax … 15 = r15
+  bool read = false;  // else written whole
+};
+std::vector<RegisterAccess> register_accesses(const Insn &in);
+
+// The System V ABI's register sets, bit r for GPR r.
+inline constexpr uint16_t kCalleeSavedRegs = 0xf038;  // rbx, rsp, rbp, r12–r15
+inline constexpr uint16_t kArgumentRegs = 0x03c6;     // rdi, rsi, rdx, rcx, r8, r9
+
 // A ret, or a jmp to __x86_return_thunk (what a ret is in a kernel built
 // with return thunks: the running kernel patches it back into a ret).
 bool is_return(const Insn &in);

@@ -640,7 +640,6 @@ std::array<FirstAccess, 16> first_accesses(const DecodedFunction &f, size_t from
   auto set = [&](int r, FirstAccess::Kind k, size_t i, int op) {
     if (r >= 0 && out[r].kind == FirstAccess::Unknown) out[r] = {k, i, op};
   };
-  constexpr int kRax = 0, kRcx = 1, kRdx = 2, kRbx = 3, kRsp = 4, kRbp = 5, kRsi = 6, kRdi = 7;
   for (size_t i = from; i < f.insns.size() && i < from + 16; ++i) {
     const Insn &in = f.insns[i];
     auto cat = in.zi.meta.category;
@@ -648,36 +647,18 @@ std::array<FirstAccess, 16> first_accesses(const DecodedFunction &f, size_t from
       // The ABI: a ret reads the return value and the callee-saved
       // registers; a call its arguments, and keeps the callee-saved ones
       // for later (live); it clobbers the rest.
-      bool ret = is_return(in);
-      for (int r : {kRbx, kRsp, kRbp, 12, 13, 14, 15}) set(r, FirstAccess::Read, i, -1);
-      if (ret) set(kRax, FirstAccess::Read, i, -1);
-      else
-        for (int r : {kRdi, kRsi, kRdx, kRcx, 8, 9}) set(r, FirstAccess::Read, i, -1);
+      uint16_t read = kCalleeSavedRegs | (is_return(in) ? uint16_t{1} : kArgumentRegs);  // bit 0: rax
+      for (int r = 0; r < 16; ++r)
+        if (read >> r & 1) set(r, FirstAccess::Read, i, -1);
       for (int r = 0; r < 16; ++r) set(r, FirstAccess::Overwritten, i, -1);
       break;
     }
-    const auto &z = in.zops;
-    const bool zeroes = zero_idiom(in);
-    std::vector<std::pair<int, int>> writes;
-    for (int k = 0; k < in.zi.operand_count; ++k) {
-      const auto &o = z[k];
-      if (o.type == ZYDIS_OPERAND_TYPE_MEMORY) {
-        for (ZydisRegister r : {o.mem.base, o.mem.index})
-          if (auto sl = gpr_slice(r)) set(sl->index, FirstAccess::Read, i, k);
-        continue;
-      }
-      if (o.type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
-      auto sl = gpr_slice(o.reg.value);
-      if (!sl) continue;
-      // An 8/16-bit write keeps the rest of the register: it reads it.
-      bool partial = sl->bits < 32;
-      if (((o.actions & ZYDIS_OPERAND_ACTION_MASK_READ) && !zeroes) ||
-          ((o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && partial))
-        set(sl->index, FirstAccess::Read, i, k);
-      else if (o.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)
-        writes.push_back({sl->index, k});
-    }
-    for (auto [r, k] : writes) set(r, FirstAccess::Overwritten, i, k);
+    // Reads first: a register an instruction reads and writes is read.
+    auto accesses = register_accesses(in);
+    for (auto &a : accesses)
+      if (a.read) set(a.gpr, FirstAccess::Read, i, a.operand);
+    for (auto &a : accesses)
+      if (!a.read) set(a.gpr, FirstAccess::Overwritten, i, a.operand);
     if (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR) break;
   }
   return out;
