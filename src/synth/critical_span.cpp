@@ -677,11 +677,21 @@ int same_role(const Insn &like, int k, int r, const Insn &in) {
   return -1;
 }
 
-}  // namespace
+// What region matching needs of two whole functions, computed once for the
+// many regions one pair is tried with: the alignment (an LCS, quadratic in
+// the functions' length) and each one's register liveness.
+struct FunctionPair {
+  std::vector<long> map;  // spec instruction -> its partner in other, or -1
+  std::vector<uint16_t> spec_live, other_live;
+};
 
-Result<RegionMatch> match_region(const DecodedFunction &spec, size_t sf, size_t sl, const std::vector<SpanSeed> &seeds,
-                                 const DecodedFunction &other, size_t of, size_t ol, int64_t value,
-                                 unsigned timeout_ms) {
+FunctionPair pair_functions(const DecodedFunction &spec, const DecodedFunction &other) {
+  return {align_functions(spec, other), live_in(spec.insns), live_in(other.insns)};
+}
+
+Result<RegionMatch> match_paired_region(const FunctionPair &fp, const DecodedFunction &spec, size_t sf, size_t sl,
+                                        const std::vector<SpanSeed> &seeds, const DecodedFunction &other, size_t of,
+                                        size_t ol, int64_t value, unsigned timeout_ms) {
   if (sl + 1 >= spec.insns.size() || ol + 1 >= other.insns.size())
     return make_error("the region ends the function");
   z3::context c;
@@ -699,13 +709,13 @@ Result<RegionMatch> match_region(const DecodedFunction &spec, size_t sf, size_t 
   // the spec holds in the register its partner instruction reads in the
   // same role: register renaming is only naming. What only the ABI reads
   // (a ret, a call) or nothing aligned reads keeps its name.
-  std::vector<long> map = align_functions(spec, other);
+  const std::vector<long> &map = fp.map;
   std::vector<long> back(other.insns.size(), -1);
   for (size_t i = 0; i < map.size(); ++i)
     if (map[i] >= 0) back[map[i]] = static_cast<long>(i);
   auto spec_next = first_accesses(spec, sl + 1), other_next = first_accesses(other, ol + 1);
   // Registers no path after the region reads are temporaries.
-  const uint16_t spec_live = live_in(spec.insns)[sl + 1], other_live = live_in(other.insns)[ol + 1];
+  const uint16_t spec_live = fp.spec_live[sl + 1], other_live = fp.other_live[ol + 1];
   RegionMatch m;
   std::set<int> followed;  // spec registers the other build's reads follow
   z3::expr same = at(a.mem) == b.mem;
@@ -749,19 +759,28 @@ Result<RegionMatch> match_region(const DecodedFunction &spec, size_t sf, size_t 
 }
 
 
+}  // namespace
+
+Result<RegionMatch> match_region(const DecodedFunction &spec, size_t sf, size_t sl, const std::vector<SpanSeed> &seeds,
+                                 const DecodedFunction &other, size_t of, size_t ol, int64_t value,
+                                 unsigned timeout_ms) {
+  return match_paired_region(pair_functions(spec, other), spec, sf, sl, seeds, other, of, ol, value, timeout_ms);
+}
+
 std::string same_region_expression(const DecodedFunction &spec, size_t first, size_t last,
                                    const std::vector<SpanSeed> &seeds, const DecodedFunction &build, int64_t value,
                                    unsigned timeout_ms) {
   // The build's region lies between the partners of the spec region's
   // neighbours; its instructions may be anything straight-line.
-  std::vector<long> map = align_functions(spec, build);
+  const FunctionPair fp = pair_functions(spec, build);
+  const std::vector<long> &map = fp.map;
   long before = static_cast<long>(first) - 1, after = static_cast<long>(last) + 1;
   if (after >= static_cast<long>(spec.insns.size()) || map[after] < 0 || (before >= 0 && map[before] < 0))
     return "not comparable: the region's neighbours do not align";
   long bf = before < 0 ? 0 : map[before] + 1, bl = map[after] - 1;
   if (bl + 1 < bf || bl - bf >= 25) return "not comparable: the build's region is out of order or too large";
-  auto m = match_region(spec, first, last, seeds, build, static_cast<size_t>(bf), static_cast<size_t>(bl), value,
-                        timeout_ms);
+  auto m = match_paired_region(fp, spec, first, last, seeds, build, static_cast<size_t>(bf), static_cast<size_t>(bl),
+                               value, timeout_ms);
   if (m) return "same";
   const std::string &why = m.error().message;
   return why.rfind("the regions compute different values", 0) == 0 ? "differs" : "not comparable: " + why;
@@ -932,7 +951,8 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
   // computation (mov; mov $32; add for one imul), or its loads before it:
   // then the region grows over the neighbouring aligned pairs and the gaps
   // beyond them, up to four each way, smallest first.
-  std::vector<long> map = align_functions(test, orig);
+  const FunctionPair fp = pair_functions(test, orig);
+  const std::vector<long> &map = fp.map;
   auto is_branch = [](const Insn &in) {
     auto c = in.zi.meta.category;
     return c == ZYDIS_CATEGORY_COND_BR || c == ZYDIS_CATEGORY_UNCOND_BR || c == ZYDIS_CATEGORY_CALL ||
@@ -972,7 +992,7 @@ std::optional<CriticalSpan> build_region_span(const DecodedFunction &orig, size_
     auto [tf, of] = starts[b];
     auto [tl, ol] = ends[e];
     if (tl - tf >= 25 || ol + 1 - of > 25) continue;
-    auto m = match_region(test, tf, tl, seeds, orig, of, ol, v0, timeout_ms);
+    auto m = match_paired_region(fp, test, tf, tl, seeds, orig, of, ol, v0, timeout_ms);
     if (b == 0 && e == 0) match = m;  // the first region's reason, if none matches
     if (!m) continue;
     match = m;
